@@ -1,0 +1,62 @@
+"""`civic`: the command-line edge. Each command group lives in civic/commands/<group>.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from civic.commands import archive_cmds, retrieval_cmds, serve_cmds
+from civic.config import ConfigError, Settings, load_settings
+from civic.errors import CivicError
+
+
+class AppContext:
+    """Carried on click's context: the home directory, and settings loaded on first use."""
+
+    def __init__(self, home: Path | None) -> None:
+        self.home = home
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.home)
+        return self._settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="CIVIC_HOME",
+    help="Data directory holding the archive, indexes, models and logs (default ./var).",
+)
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """Civic Assistant: a citizen-service assistant over a government document archive."""
+    ctx.obj = AppContext(home)
+
+
+for _module in (archive_cmds, retrieval_cmds, serve_cmds):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main() -> None:
+    try:
+        rc = cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (CivicError, ConfigError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    # non-standalone click returns ctx.exit()'s code (or a command's return value) instead of exiting
+    sys.exit(rc if isinstance(rc, int) else 0)

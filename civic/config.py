@@ -1,0 +1,160 @@
+"""Settings: the one place where configuration is read.
+
+Precedence (highest first): explicit arguments (CLI flags) > environment variables ``CIVIC_*`` >
+``<home>/civic.toml`` > defaults below.  Secrets (the engine token, channel tokens) never live in the
+repo: they come from the environment or from ``<home>/secrets.toml``, which is created on first use and
+lives under the git-ignored data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = Path("var")
+DEFAULT_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
+
+
+class ConfigError(Exception):
+    """A setting is malformed; the message names the setting and the source."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = DEFAULT_HOME
+    # the app (aiohttp)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # the Rasa engine: always bound to 127.0.0.1; port 0 means "pick a free one"
+    engine_port: int = 0
+    engine_url: str = ""  # set to use an engine someone else runs (then serve does not start one)
+    engine_token: str = ""
+    rasa_bin: str = str(REPO_ROOT / ".venv-rasa" / "bin" / "rasa")
+    project_dir: Path = REPO_ROOT  # where config.yml, domain.yml and data/ live
+    # retrieval
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    dense_index_threshold: int = 50_000  # passages; above it the dense index is HNSW instead of flat
+    # dialogue
+    max_text_chars: int = 500
+    # channels
+    telegram_token: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def paths(self) -> HomePaths:
+        return HomePaths(self.home)
+
+    def with_overrides(self, **kwargs: Any) -> Settings:
+        return replace(self, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class HomePaths:
+    """Where each piece of state lives inside the data directory."""
+
+    root: Path
+
+    @property
+    def archive_db(self) -> Path:
+        return self.root / "archive.db"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def tracker_db(self) -> Path:
+        return self.root / "tracker.db"
+
+    @property
+    def app_db(self) -> Path:
+        """Conversation-side state of the app: tickets, hand-overs, feedback, chat history."""
+        return self.root / "app.db"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "civic.toml"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.root / "secrets.toml"
+
+    def ensure(self) -> HomePaths:
+        for d in (self.root, self.index_dir, self.models_dir, self.logs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+_ENV_PREFIX = "CIVIC_"
+_SECRET_KEYS = ("engine_token", "telegram_token")
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = kinds.get(name)
+    if kind is None:
+        raise ConfigError(f"unknown setting {name!r} in {source}")
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "Path":
+            return Path(value)
+        return value if kind != "str" else str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r} in {source}: {exc}") from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _ensure_secrets(path: Path) -> dict[str, Any]:
+    data = _read_toml(path)
+    if not data.get("engine_token"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data["engine_token"] = secrets.token_urlsafe(24)
+        lines = [f'{k} = "{v}"' for k, v in data.items() if isinstance(v, str)]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return data
+
+
+def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings for one data directory.
+
+    ``home`` falls back to ``$CIVIC_HOME`` and then ``./var``.
+    """
+    home_path = Path(home or os.environ.get("CIVIC_HOME") or DEFAULT_HOME).expanduser()
+    values: dict[str, Any] = {"home": home_path}
+    paths = HomePaths(home_path)
+    for key, value in _read_toml(paths.config_file).items():
+        values[key] = _coerce(key, value, str(paths.config_file))
+    for key, value in _ensure_secrets(paths.secrets_file).items():
+        if key in _SECRET_KEYS:
+            values[key] = value
+    for f in fields(Settings):
+        env = os.environ.get(_ENV_PREFIX + f.name.upper())
+        if env is not None and f.name != "home":
+            values[f.name] = _coerce(f.name, env, _ENV_PREFIX + f.name.upper())
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = _coerce(key, value, "command line")
+    return Settings(**values)
