@@ -8,6 +8,9 @@ import pytest
 
 from civic.config import REPO_ROOT, Settings, load_settings
 
+# engine fixtures (a trained model, a running stack) live in their own module
+pytest_plugins = ["tests.engine_fixtures"]
+
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 

@@ -1,0 +1,1 @@
+"""Fixtures that need the Rasa engine (owned by the serve/engine work)."""
