@@ -39,6 +39,8 @@ class Settings:
     # retrieval
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     dense_index_threshold: int = 50_000  # passages; above it the dense index is HNSW instead of flat
+    # archive: an imported record whose body is longer than this is rejected
+    max_body_chars: int = 200_000
     # dialogue
     max_text_chars: int = 500
     # channels
