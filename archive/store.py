@@ -1,0 +1,379 @@
+"""The document archive: one SQLite file (WAL) through sqlite-utils.
+
+Tables:
+  documents     the current version of each document (one row per id)
+  versions      every version of every document, current included (history = this table, oldest first)
+  changes       a monotonically increasing change sequence: one row per new document version, so
+                retrieval can refresh its index incrementally with ``changes_since(seq)``
+  applications  applications (办件) for the status check; the phone is kept only as a salted hash
+  meta          per-archive settings such as the phone-hash salt
+
+Writes use plain SQL inside ``transaction()`` (sqlite-utils' write helpers commit on their own, which
+would break an all-or-nothing batch); the schema and reads go through sqlite-utils.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from archive.models import TRANSITIONS, Application, DocType, Document, Status, StepEvent
+from civic.errors import InvalidInput, NotFound
+
+SCHEMA_VERSION = "1"
+_LIST_FIELDS = frozenset({"keywords", "materials", "steps"})
+_DOC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Document))
+_APP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Application))
+
+
+class Change(StrEnum):
+    ADDED = "added"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _digest(content: dict[str, Any]) -> str:
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _doc_row(doc: Document) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name in _DOC_FIELDS:
+        value = getattr(doc, name)
+        if name in _LIST_FIELDS:
+            value = json.dumps(list(value), ensure_ascii=False)
+        elif isinstance(value, StrEnum):
+            value = value.value
+        row[name] = value
+    return row
+
+
+def _row_doc(row: dict[str, Any]) -> Document:
+    values: dict[str, Any] = {}
+    for name in _DOC_FIELDS:
+        value = row.get(name)
+        if name in _LIST_FIELDS:
+            value = json.loads(value) if value else []
+        elif name == "type":
+            value = DocType(str(value))
+        elif name == "status":
+            value = Status(str(value))
+        elif name == "version":
+            value = int(value or 0)
+        elif value is None:
+            value = ""
+        values[name] = value
+    return Document(**values)
+
+
+def _app_content(app: Application) -> dict[str, Any]:
+    data = asdict(app)
+    data["history"] = [asdict(e) if not isinstance(e, dict) else e for e in app.history]
+    return data
+
+
+def _row_app(row: dict[str, Any]) -> Application:
+    values: dict[str, Any] = {name: row.get(name) or "" for name in _APP_FIELDS}
+    values["history"] = [StepEvent(**e) for e in json.loads(row.get("history") or "[]")]
+    return Application(**values)
+
+
+class Archive:
+    """The archive in one SQLite file; safe to share across threads (writes are serialised)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.enable_wal()
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._create_schema()
+        self._salt = self._ensure_salt()
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _create_schema(self) -> None:
+        doc_cols: dict[str, Any] = {name: str for name in _DOC_FIELDS}
+        doc_cols["version"] = int
+        self.db.table("documents").create(
+            {**doc_cols, "content_hash": str, "seq": int}, pk="id", if_not_exists=True
+        )
+        self.db.table("versions").create(
+            {**doc_cols, "content_hash": str, "seq": int}, pk=("id", "version"), if_not_exists=True
+        )
+        self.db.table("changes").create(
+            {"seq": int, "doc_id": str, "version": int, "at": str}, pk="seq", if_not_exists=True
+        )
+        app_cols: dict[str, Any] = {name: str for name in _APP_FIELDS}
+        self.db.table("applications").create(
+            {**app_cols, "content_hash": str, "updated_at": str}, pk="app_no", if_not_exists=True
+        )
+        self.db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        for column in ("type", "status"):
+            self.db.table("documents").create_index([column], if_not_exists=True)
+        self.db.table("changes").create_index(["doc_id"], if_not_exists=True)
+        if self.get_meta("schema_version") is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def _ensure_salt(self) -> str:
+        salt = self.get_meta("phone_salt")
+        if salt is None:
+            with self.transaction():
+                salt = self.get_meta("phone_salt")
+                if salt is None:
+                    salt = secrets.token_hex(16)
+                    self.set_meta("phone_salt", salt)
+        return salt
+
+    # -- transactions --------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Archive]:
+        """All-or-nothing: every write inside lands together or not at all (nested calls are savepoints)."""
+        with self._lock:
+            conn = self.db.conn
+            if self._depth == 0:
+                conn.execute("BEGIN IMMEDIATE")
+            else:
+                conn.execute(f"SAVEPOINT sp{self._depth}")
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    conn.execute("ROLLBACK")
+                else:
+                    conn.execute(f"ROLLBACK TO sp{self._depth}")
+                    conn.execute(f"RELEASE sp{self._depth}")
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                conn.execute("COMMIT")
+            else:
+                conn.execute(f"RELEASE sp{self._depth}")
+
+    def _insert(self, table: str, row: dict[str, Any], replace: bool = False) -> int:
+        cols = list(row)
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        names, marks = ", ".join(f"[{c}]" for c in cols), ", ".join("?" * len(cols))
+        sql = f"{verb} INTO [{table}] ({names}) VALUES ({marks})"
+        cursor = self.db.execute(sql, [row[c] for c in cols])
+        return int(cursor.lastrowid or 0)
+
+    # -- meta ----------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        rows = list(self.db.query("SELECT value FROM meta WHERE key = ?", [key]))
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self._insert("meta", {"key": key, "value": value}, replace=True)
+
+    # -- documents -----------------------------------------------------------------------------------
+    def find(self, doc_id: str) -> Document | None:
+        rows = list(self.db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
+        return _row_doc(rows[0]) if rows else None
+
+    def get(self, doc_id: str) -> Document:
+        doc = self.find(doc_id)
+        if doc is None:
+            raise NotFound(f"no document with id {doc_id!r}")
+        return doc
+
+    def upsert(self, doc: Document) -> Change:
+        """Add a document or, when its content differs from the current version, add a new version.
+
+        Identical content is a no-op.  The returned Change says which; ``doc.version`` and
+        ``doc.updated_at`` are set to the stored values.
+        """
+        content_hash = _digest(doc.content())
+        with self.transaction():
+            rows = list(
+                self.db.query(
+                    "SELECT version, content_hash, updated_at FROM documents WHERE id = ?", [doc.id]
+                )
+            )
+            if rows and rows[0]["content_hash"] == content_hash:
+                doc.version, doc.updated_at = int(rows[0]["version"]), rows[0]["updated_at"]
+                return Change.UNCHANGED
+            doc.version = int(rows[0]["version"]) + 1 if rows else 1
+            self._write_version(doc, content_hash)
+        return Change.CHANGED if rows else Change.ADDED
+
+    def _write_version(self, doc: Document, content_hash: str) -> None:
+        doc.updated_at = _now()
+        seq = self._insert("changes", {"doc_id": doc.id, "version": doc.version, "at": doc.updated_at})
+        row = {**_doc_row(doc), "content_hash": content_hash, "seq": seq}
+        self._insert("versions", row)
+        self._insert("documents", row, replace=True)
+
+    def set_status(
+        self, doc_id: str, status: Status | str, reason: str = "", replaced_by: str = ""
+    ) -> Document:
+        """Move a document along its lifecycle (models.TRANSITIONS); the move is recorded as a new version."""
+        try:
+            target = Status(status)
+        except ValueError as exc:
+            raise InvalidInput(f"unknown status {status!r}") from exc
+        with self.transaction():
+            doc = self.get(doc_id)
+            if target not in TRANSITIONS[doc.status]:
+                allowed = ", ".join(sorted(s.value for s in TRANSITIONS[doc.status]))
+                raise InvalidInput(
+                    f"{doc_id}: cannot move from {doc.status.value} to {target.value} (allowed: {allowed})"
+                )
+            if replaced_by:
+                if replaced_by == doc_id:
+                    raise InvalidInput(f"{doc_id}: a document cannot replace itself")
+                if self.find(replaced_by) is None:
+                    raise InvalidInput(f"{doc_id}: replacement {replaced_by!r} is not in the archive")
+            doc.status, doc.status_reason, doc.replaced_by = target, reason, replaced_by
+            doc.version += 1
+            self._write_version(doc, _digest(doc.content()))
+        return doc
+
+    def count(self, type: DocType | str | None = None, status: Status | str | None = None) -> int:
+        where, params = self._filters(type, status)
+        rows = list(self.db.query(f"SELECT count(*) AS n FROM documents {where}", params))
+        return int(rows[0]["n"])
+
+    @staticmethod
+    def _filters(type: DocType | str | None, status: Status | str | None) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if type is not None:
+            clauses.append("type = ?")
+            params.append(DocType(type).value)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(Status(status).value)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def iter_documents(
+        self, statuses: Iterable[Status] | None = None, batch: int = 500
+    ) -> Iterator[Document]:
+        """Every current document ordered by id, read in batches (optionally only some statuses)."""
+        wanted = [Status(s).value for s in statuses] if statuses is not None else None
+        last = ""
+        while True:
+            sql, params = "SELECT * FROM documents WHERE id > ?", [last]
+            if wanted is not None:
+                if not wanted:
+                    return
+                sql += f" AND status IN ({', '.join('?' * len(wanted))})"
+                params += wanted
+            rows = list(self.db.query(sql + " ORDER BY id LIMIT ?", [*params, batch]))
+            for row in rows:
+                yield _row_doc(row)
+            if len(rows) < batch:
+                return
+            last = rows[-1]["id"]
+
+    def history(self, doc_id: str) -> list[Document]:
+        """Every version of a document, oldest first, current last (NotFound when there is none)."""
+        rows = list(self.db.query("SELECT * FROM versions WHERE id = ? ORDER BY version", [doc_id]))
+        if not rows:
+            raise NotFound(f"no document with id {doc_id!r}")
+        return [_row_doc(r) for r in rows]
+
+    def changes_since(self, seq: int) -> tuple[int, list[str]]:
+        """(latest change seq, ids of documents with a new version after ``seq``, in change order)."""
+        latest = next(iter(self.db.query("SELECT coalesce(max(seq), 0) AS s FROM changes")))["s"]
+        rows = self.db.query(
+            "SELECT doc_id, max(seq) AS s FROM changes WHERE seq > ? GROUP BY doc_id ORDER BY s", [seq]
+        )
+        return int(latest), [r["doc_id"] for r in rows]
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        def grouped(table: str, column: str) -> dict[str, int]:
+            sql = f"SELECT [{column}] AS k, count(*) AS n FROM [{table}] GROUP BY 1 ORDER BY 1"
+            return {r["k"]: int(r["n"]) for r in self.db.query(sql)}
+
+        apps = grouped("applications", "state")
+        return {
+            "documents": {"total": self.count(), "versions": self.db["versions"].count},
+            "by_type": grouped("documents", "type"),
+            "by_status": grouped("documents", "status"),
+            "applications": {"total": sum(apps.values()), **apps},
+        }
+
+    # -- applications (办件) -------------------------------------------------------------------------
+    def hash_phone(self, phone_last4: str) -> str:
+        """Salted hash of the last four digits of a phone number (the salt is per archive)."""
+        digest = hmac.new(self._salt.encode(), phone_last4.strip().encode(), hashlib.sha256)
+        return digest.hexdigest()
+
+    def upsert_application(self, app: Application, phone_last4: str | None = None) -> Change:
+        """Add or update an application; pass ``phone_last4`` to (re)set its verification hash."""
+        if phone_last4 is not None:
+            app.phone_hash = self.hash_phone(phone_last4)
+        content = _app_content(app)
+        content_hash = _digest(content)
+        with self.transaction():
+            rows = list(self.db.query("SELECT content_hash FROM applications WHERE app_no = ?", [app.app_no]))
+            if rows and rows[0]["content_hash"] == content_hash:
+                return Change.UNCHANGED
+            row = {**content, "history": json.dumps(content["history"], ensure_ascii=False)}
+            self._insert(
+                "applications", {**row, "content_hash": content_hash, "updated_at": _now()}, replace=True
+            )
+        return Change.CHANGED if rows else Change.ADDED
+
+    def get_application(self, app_no: str) -> Application:
+        rows = list(self.db.query("SELECT * FROM applications WHERE app_no = ?", [app_no.strip()]))
+        if not rows:
+            raise NotFound(f"no application with number {app_no!r}")
+        return _row_app(rows[0])
+
+    def verify_application(self, app_no: str, phone_last4: str) -> bool:
+        """True when ``phone_last4`` matches the application's phone; False otherwise or if it is unknown."""
+        rows = list(self.db.query("SELECT phone_hash FROM applications WHERE app_no = ?", [app_no.strip()]))
+        if not rows or not rows[0]["phone_hash"]:
+            return False
+        candidate = phone_last4.strip()
+        if len(candidate) != 4 or not candidate.isdigit():
+            return False
+        return hmac.compare_digest(rows[0]["phone_hash"], self.hash_phone(candidate))
+
+    def list_applications(self, limit: int = 50, offset: int = 0) -> list[Application]:
+        rows = self.db.query("SELECT * FROM applications ORDER BY app_no LIMIT ? OFFSET ?", [limit, offset])
+        return [_row_app(r) for r in rows]
+
+    # defined last so that `list` in the annotations above still means the builtin
+    def list(
+        self,
+        type: DocType | str | None = None,
+        status: Status | str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Document]:
+        where, params = self._filters(type, status)
+        sql = f"SELECT * FROM documents {where} ORDER BY id LIMIT ? OFFSET ?"
+        return [_row_doc(r) for r in self.db.query(sql, [*params, limit, offset])]
