@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -10,6 +10,15 @@ from civic.config import Settings
 
 if TYPE_CHECKING:
     from app.chat import ChatService
+    from app.engine_client import Engine
+    from app.health import ComponentState
+    from archive.store import Archive
 
 SETTINGS = web.AppKey("settings", Settings)
 CHAT: web.AppKey[ChatService] = web.AppKey("chat")
+ENGINE: web.AppKey[Engine] = web.AppKey("engine")
+ARCHIVE: web.AppKey[Archive] = web.AppKey("archive")
+# retrieval.service.Retriever; typed loosely so the app starts (and reports it) while retrieval is absent
+RETRIEVER: web.AppKey[Any] = web.AppKey("retriever")
+# start-up state of each resource ("archive", "index"), read by /healthz
+STATES: web.AppKey[dict[str, ComponentState]] = web.AppKey("states")

@@ -1,0 +1,55 @@
+"""Middlewares: civic's named errors become JSON error responses at the HTTP edge."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from aiohttp import web
+
+from civic.errors import CivicError, EngineUnavailable, InvalidInput, NotFound
+
+log = logging.getLogger("civic.app")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# most specific first; any other CivicError is the client's fault
+STATUS_OF: tuple[tuple[type[CivicError], int], ...] = (
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (EngineUnavailable, 503),
+)
+
+dumps = partial(json.dumps, ensure_ascii=False)
+
+
+def json_error(status: int, message: str, kind: str) -> web.Response:
+    return web.json_response({"error": message, "type": kind}, status=status, dumps=dumps)
+
+
+def status_for(exc: CivicError) -> int:
+    for cls, status in STATUS_OF:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except CivicError as exc:
+        status = status_for(exc)
+        if status >= 500:
+            log.warning("%s %s: %s", request.method, request.path, exc)
+        return json_error(status, str(exc), type(exc).__name__)
+    except web.HTTPException as exc:
+        # API clients get JSON for aiohttp's own errors too (405, 413, 404 on an unknown /api path)
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            return json_error(exc.status, exc.reason, "HTTPError")
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return json_error(500, "internal error; the details are in the app log", "InternalError")
