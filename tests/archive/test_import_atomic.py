@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from archive.importers import import_paths
 from archive.store import Archive
+from civic.config import REPO_ROOT
 from tests.archive.helpers import record, write_jsonl
 
 
@@ -70,3 +74,22 @@ def test_earlier_files_stay_when_a_later_file_dies(
     # a fresh connection sees the same committed state (nothing half-written on disk)
     with Archive(home / "archive.db") as reopened:
         assert [d.id for d in reopened.iter_documents()] == ["a1", "a2"]
+
+
+def test_ctrl_c_on_the_real_command_rolls_back_the_file(home: Path, tmp_path: Path) -> None:
+    """SIGINT to a running `civic import` leaves the archive as before the file, and exits 130."""
+    civic = str(REPO_ROOT / ".venv" / "bin" / "civic")
+    small = write_jsonl(tmp_path / "small.jsonl", [record("keep1"), record("keep2")])
+    assert subprocess.run([civic, "--home", str(home), "import", str(small)], timeout=120).returncode == 0
+    big = write_jsonl(tmp_path / "big.jsonl", [record(f"big{i:06d}") for i in range(60_000)])
+    proc = subprocess.Popen(
+        [civic, "--home", str(home), "import", str(big)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    time.sleep(1.5)
+    assert proc.poll() is None, "the import finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    with Archive(home / "archive.db") as archive:
+        assert [d.id for d in archive.iter_documents()] == ["keep1", "keep2"]
+        assert archive.stats()["documents"] == {"total": 2, "versions": 2}
