@@ -188,9 +188,14 @@ class Archive:
         cursor = self.db.execute(sql, [row[c] for c in cols])
         return int(cursor.lastrowid or 0)
 
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Run a read under the lock, so another thread never sees a batch that is still being written."""
+        with self._lock:
+            return list(self.db.query(sql, list(params)))
+
     # -- meta ----------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        rows = list(self.db.query("SELECT value FROM meta WHERE key = ?", [key]))
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", [key])
         return rows[0]["value"] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -199,7 +204,7 @@ class Archive:
 
     # -- documents -----------------------------------------------------------------------------------
     def find(self, doc_id: str) -> Document | None:
-        rows = list(self.db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
+        rows = self._rows("SELECT * FROM documents WHERE id = ?", [doc_id])
         return _row_doc(rows[0]) if rows else None
 
     def get(self, doc_id: str) -> Document:
@@ -216,10 +221,8 @@ class Archive:
         """
         content_hash = _digest(doc.content())
         with self.transaction():
-            rows = list(
-                self.db.query(
-                    "SELECT version, content_hash, updated_at FROM documents WHERE id = ?", [doc.id]
-                )
+            rows = self._rows(
+                "SELECT version, content_hash, updated_at FROM documents WHERE id = ?", [doc.id]
             )
             if rows and rows[0]["content_hash"] == content_hash:
                 doc.version, doc.updated_at = int(rows[0]["version"]), rows[0]["updated_at"]
@@ -262,7 +265,7 @@ class Archive:
 
     def count(self, type: DocType | str | None = None, status: Status | str | None = None) -> int:
         where, params = self._filters(type, status)
-        rows = list(self.db.query(f"SELECT count(*) AS n FROM documents {where}", params))
+        rows = self._rows(f"SELECT count(*) AS n FROM documents {where}", params)
         return int(rows[0]["n"])
 
     @staticmethod
@@ -289,7 +292,7 @@ class Archive:
                     return
                 sql += f" AND status IN ({', '.join('?' * len(wanted))})"
                 params += wanted
-            rows = list(self.db.query(sql + " ORDER BY id LIMIT ?", [*params, batch]))
+            rows = self._rows(sql + " ORDER BY id LIMIT ?", [*params, batch])
             for row in rows:
                 yield _row_doc(row)
             if len(rows) < batch:
@@ -298,15 +301,15 @@ class Archive:
 
     def history(self, doc_id: str) -> list[Document]:
         """Every version of a document, oldest first, current last (NotFound when there is none)."""
-        rows = list(self.db.query("SELECT * FROM versions WHERE id = ? ORDER BY version", [doc_id]))
+        rows = self._rows("SELECT * FROM versions WHERE id = ? ORDER BY version", [doc_id])
         if not rows:
             raise NotFound(f"no document with id {doc_id!r}")
         return [_row_doc(r) for r in rows]
 
     def changes_since(self, seq: int) -> tuple[int, list[str]]:
         """(latest change seq, ids of documents with a new version after ``seq``, in change order)."""
-        latest = next(iter(self.db.query("SELECT coalesce(max(seq), 0) AS s FROM changes")))["s"]
-        rows = self.db.query(
+        latest = self._rows("SELECT coalesce(max(seq), 0) AS s FROM changes")[0]["s"]
+        rows = self._rows(
             "SELECT doc_id, max(seq) AS s FROM changes WHERE seq > ? GROUP BY doc_id ORDER BY s", [seq]
         )
         return int(latest), [r["doc_id"] for r in rows]
@@ -314,11 +317,14 @@ class Archive:
     def stats(self) -> dict[str, dict[str, int]]:
         def grouped(table: str, column: str) -> dict[str, int]:
             sql = f"SELECT [{column}] AS k, count(*) AS n FROM [{table}] GROUP BY 1 ORDER BY 1"
-            return {r["k"]: int(r["n"]) for r in self.db.query(sql)}
+            return {r["k"]: int(r["n"]) for r in self._rows(sql)}
 
         apps = grouped("applications", "state")
         return {
-            "documents": {"total": self.count(), "versions": self.db["versions"].count},
+            "documents": {
+                "total": self.count(),
+                "versions": self._rows("SELECT count(*) AS n FROM versions")[0]["n"],
+            },
             "by_type": grouped("documents", "type"),
             "by_status": grouped("documents", "status"),
             "applications": {"total": sum(apps.values()), **apps},
@@ -337,7 +343,7 @@ class Archive:
         content = _app_content(app)
         content_hash = _digest(content)
         with self.transaction():
-            rows = list(self.db.query("SELECT content_hash FROM applications WHERE app_no = ?", [app.app_no]))
+            rows = self._rows("SELECT content_hash FROM applications WHERE app_no = ?", [app.app_no])
             if rows and rows[0]["content_hash"] == content_hash:
                 return Change.UNCHANGED
             row = {**content, "history": json.dumps(content["history"], ensure_ascii=False)}
@@ -347,14 +353,14 @@ class Archive:
         return Change.CHANGED if rows else Change.ADDED
 
     def get_application(self, app_no: str) -> Application:
-        rows = list(self.db.query("SELECT * FROM applications WHERE app_no = ?", [app_no.strip()]))
+        rows = self._rows("SELECT * FROM applications WHERE app_no = ?", [app_no.strip()])
         if not rows:
             raise NotFound(f"no application with number {app_no!r}")
         return _row_app(rows[0])
 
     def verify_application(self, app_no: str, phone_last4: str) -> bool:
         """True when ``phone_last4`` matches the application's phone; False otherwise or if it is unknown."""
-        rows = list(self.db.query("SELECT phone_hash FROM applications WHERE app_no = ?", [app_no.strip()]))
+        rows = self._rows("SELECT phone_hash FROM applications WHERE app_no = ?", [app_no.strip()])
         if not rows or not rows[0]["phone_hash"]:
             return False
         candidate = phone_last4.strip()
@@ -363,7 +369,7 @@ class Archive:
         return hmac.compare_digest(rows[0]["phone_hash"], self.hash_phone(candidate))
 
     def list_applications(self, limit: int = 50, offset: int = 0) -> list[Application]:
-        rows = self.db.query("SELECT * FROM applications ORDER BY app_no LIMIT ? OFFSET ?", [limit, offset])
+        rows = self._rows("SELECT * FROM applications ORDER BY app_no LIMIT ? OFFSET ?", [limit, offset])
         return [_row_app(r) for r in rows]
 
     # defined last so that `list` in the annotations above still means the builtin
@@ -376,4 +382,4 @@ class Archive:
     ) -> list[Document]:
         where, params = self._filters(type, status)
         sql = f"SELECT * FROM documents {where} ORDER BY id LIMIT ? OFFSET ?"
-        return [_row_doc(r) for r in self.db.query(sql, [*params, limit, offset])]
+        return [_row_doc(r) for r in self._rows(sql, [*params, limit, offset])]
