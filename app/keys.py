@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from app.chat import ChatService
     from app.engine_client import Engine
     from app.health import ComponentState
+    from app.history import History
     from archive.store import Archive
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -22,3 +23,5 @@ ARCHIVE: web.AppKey[Archive] = web.AppKey("archive")
 RETRIEVER: web.AppKey[Any] = web.AppKey("retriever")
 # start-up state of each resource ("archive", "index"), read by /healthz
 STATES: web.AppKey[dict[str, ComponentState]] = web.AppKey("states")
+# the chat history, idempotency keys and answer feedback (app/history.py, opened by the web chat)
+HISTORY: web.AppKey[History] = web.AppKey("history")

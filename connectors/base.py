@@ -1,0 +1,202 @@
+"""The one connector interface every channel (web chat, Telegram, WeChat, hotline) plugs into.
+
+A channel turns its native event into an :class:`Inbound` (who, what, idempotency key), hands it to
+:meth:`Connector.receive`, and gets an :class:`Outbound` back: the dialogue's messages already shaped
+for what the channel can show (:class:`Capabilities`).  The base class owns what every channel needs the
+same way: the session identity (``"<channel>:<user>"``), input rules, exactly-once handling of re-delivered
+messages, and the history record.  A subclass adds only its transport (``setup``) and, if it must, its own
+rendering of buttons and cards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from aiohttp import web
+
+from app.history import History
+from civic.errors import InvalidInput
+
+_USER_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class ChatHandler(Protocol):
+    """What a connector needs from the dialogue: ``app.chat.ChatService`` implements it."""
+
+    async def handle(self, session: str, text: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel can show; :meth:`Connector.adapt` degrades a reply to fit."""
+
+    buttons: bool = False  # tappable quick replies
+    cards: bool = False  # a structured guide card
+    citations: bool = False  # citations as structured items (else folded into the text)
+    max_buttons: int = 10
+    max_text_chars: int | None = None  # longer texts are cut with an ellipsis
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str
+    user: str  # the channel's own id of the citizen (web: the id the browser keeps)
+    text: str
+    key: str = ""  # idempotency key; "" means the channel cannot re-deliver, so none is needed
+    label: str = ""  # what to show for the message when it differs from ``text`` (a tapped button's title)
+
+    @property
+    def session(self) -> str:
+        return session_id(self.channel, self.user)
+
+
+@dataclass
+class Outbound:
+    session: str
+    key: str
+    messages: list[dict[str, Any]]
+    intent: dict[str, Any] | None = None
+    handoff: bool = False
+    duplicate: bool = False  # True when this is the stored answer to a re-delivered message
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session": self.session,
+            "messages": self.messages,
+            "intent": self.intent,
+            "handoff": self.handoff,
+            **self.extra,
+        }
+
+
+def session_id(channel: str, user: str) -> str:
+    """The dialogue session for a citizen on a channel; the same id across transports of that channel."""
+    if not _USER_ID.match(user):
+        raise InvalidInput("the session id must be 1-64 letters, digits or _.@-")
+    return f"{channel}:{user}"
+
+
+def check_key(key: str) -> str:
+    if key and not _KEY.match(key):
+        raise InvalidInput("the idempotency key must be 8-64 letters, digits, _ or -")
+    return key
+
+
+def as_plain_text(message: dict[str, Any], labels: Callable[[str], str] | None = None) -> str:
+    """One message as plain text, for channels that show neither cards nor buttons (SMS, voice)."""
+    label = labels or (lambda k: k)
+    lines = [str(message.get("text") or "")]
+    card = message.get("card") or {}
+    for name, value in card.items():
+        if name in {"type", "id", "doc_id", "title"} or not value:
+            continue
+        if isinstance(value, list):
+            lines.append(f"{label(name)}:")
+            lines.extend(f"- {v}" for v in value)
+        else:
+            lines.append(f"{label(name)}: {value}")
+    for c in message.get("citations") or []:
+        parts = [c.get("title", ""), c.get("doc_no", ""), c.get("issuer", ""), c.get("issued_on", "")]
+        mark = f" [{label(c['status'])}]" if c.get("status") in {"expired", "abolished"} else ""
+        lines.append("〔" + " ".join(p for p in parts if p) + "〕" + mark)
+    for i, b in enumerate(message.get("buttons") or [], 1):
+        lines.append(f"{i}. {b.get('title', '')}")
+    return "\n".join(line for line in lines if line)
+
+
+class Connector(ABC):
+    """Message in → replies out, for one channel.
+
+    ``history`` is optional: a channel that never re-delivers and keeps no history may pass None.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, chat: ChatHandler, history: History | None = None, max_text_chars: int = 500) -> None:
+        self.chat = chat
+        self.history = history
+        self.max_text_chars = max_text_chars
+        self._inflight: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @abstractmethod
+    def setup(self, app: web.Application) -> None:
+        """Register the channel's transport (routes, webhooks, background tasks) on the app."""
+
+    def validate(self, inbound: Inbound) -> None:
+        text = inbound.text.strip()
+        if not text:
+            raise InvalidInput("the message is empty")
+        if len(inbound.text) > self.max_text_chars:
+            raise InvalidInput(f"the message is longer than {self.max_text_chars} characters")
+        check_key(inbound.key)
+        if len(inbound.label) > 200:
+            raise InvalidInput("the label is longer than 200 characters")
+
+    async def receive(self, inbound: Inbound) -> Outbound:
+        """Run one turn; a key seen before returns the stored answer instead of running the dialogue again."""
+        self.validate(inbound)
+        session = inbound.session
+        if not inbound.key or self.history is None:
+            return self._outbound(session, inbound.key, await self._turn(session, inbound.text))
+        slot = (session, inbound.key)
+        lock, users = self._inflight.get(slot, (asyncio.Lock(), 0))
+        self._inflight[slot] = (lock, users + 1)
+        try:
+            async with lock:  # a re-delivery racing the first delivery waits for its answer
+                turn = self.history.find(session, inbound.key)
+                if turn is not None and turn.reply is not None:
+                    return self._outbound(session, inbound.key, turn.reply, duplicate=True)
+                self.history.begin(session, inbound.key, inbound.text, inbound.label, self.name)
+                reply = await self._turn(session, inbound.text)
+                self.history.finish(session, inbound.key, reply)
+                return self._outbound(session, inbound.key, reply)
+        finally:
+            lock, users = self._inflight[slot]
+            if users <= 1:
+                del self._inflight[slot]
+            else:
+                self._inflight[slot] = (lock, users - 1)
+
+    async def _turn(self, session: str, text: str) -> dict[str, Any]:
+        reply = await self.chat.handle(session, text)
+        data: dict[str, Any] = reply.to_json() if hasattr(reply, "to_json") else dict(reply)
+        return data
+
+    def _outbound(self, session: str, key: str, reply: dict[str, Any], duplicate: bool = False) -> Outbound:
+        return Outbound(
+            session=session,
+            key=key,
+            messages=[self.adapt(m) for m in reply.get("messages") or []],
+            intent=reply.get("intent"),
+            handoff=bool(reply.get("handoff")),
+            duplicate=duplicate,
+        )
+
+    def adapt(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Shape one dialogue message for this channel's capabilities (folding what it cannot show)."""
+        caps = self.capabilities
+        out = dict(message)
+        if not (caps.cards and caps.citations and caps.buttons):
+            folded = {
+                "text": out.get("text", ""),
+                "card": None if caps.cards else out.get("card"),
+                "citations": None if caps.citations else out.get("citations"),
+                "buttons": None if caps.buttons else out.get("buttons"),
+            }
+            out["text"] = as_plain_text(folded)
+            shown = {"card": caps.cards, "citations": caps.citations, "buttons": caps.buttons}
+            for name in [n for n, ok in shown.items() if not ok]:
+                out.pop(name, None)
+        if caps.buttons and out.get("buttons"):
+            out["buttons"] = list(out["buttons"])[: caps.max_buttons]
+        if caps.max_text_chars and len(out.get("text") or "") > caps.max_text_chars:
+            out["text"] = out["text"][: caps.max_text_chars - 1] + "…"
+        return out

@@ -1,0 +1,209 @@
+"""The web chat channel: a WebSocket (/ws) and, when WebSockets fail, POST /api/chat.
+
+Wire protocol on /ws?session=<id> (JSON text frames):
+  browser → server  {"type": "message", "key": <idempotency key>, "text": ..., "label": <shown text>}
+                    {"type": "ping"}
+  server → browser  {"type": "ack", "key"}                      the message arrived; the assistant is working
+                    {"type": "reply", "key", "duplicate", "reply": {session, messages, intent, handoff}}
+                    {"type": "error", "key", "code", "retry_after"?}   code: rate_limited | too_long | empty |
+                                                                       bad_request | unavailable | internal
+                    {"type": "pong"}
+The HTTP fallback is POST /api/chat with an ``Idempotency-Key`` header and ``{"session": "web:<id>",
+"text", "label"}``: requests carrying that header are the web chat's and go through this connector (the
+same idempotency, history and limits as the socket); other /api/chat clients are left to the API route.
+History: GET /api/webchat/history?session=<id>.  Feedback: POST /api/webchat/feedback {session, key, value}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from aiohttp import WSMsgType, web
+
+from app.history import FEEDBACK_VALUES
+from app.ratelimit import RateLimiter
+from civic.errors import EngineUnavailable, InvalidInput
+from connectors.base import Capabilities, Connector, Inbound, Outbound, check_key, session_id
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "web"
+MAX_SOCKETS_PER_IP = 20
+MAX_FRAME_BYTES = 16 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class WebConnector(Connector):
+    name: ClassVar[str] = CHANNEL
+    capabilities: ClassVar[Capabilities] = Capabilities(buttons=True, cards=True, citations=True)
+
+    def __init__(self, *args: Any, limiter: RateLimiter | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limiter = limiter or RateLimiter()
+        self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self.sockets_per_ip: dict[str, int] = {}
+
+    def setup(self, app: web.Application) -> None:
+        app.router.add_get("/ws", self.socket)
+        app.router.add_get("/api/webchat/history", self.history_view)
+        app.router.add_post("/api/webchat/feedback", self.feedback_view)
+        app.middlewares.append(self.http_fallback)
+        app.on_shutdown.append(self._close_sockets)
+
+    # -- shared by both transports ------------------------------------------------------------------
+    def _error_code(self, text: str) -> str | None:
+        if not text.strip():
+            return "empty"
+        if len(text) > self.max_text_chars:
+            return "too_long"
+        return None
+
+    def _answered(self, user: str, key: str) -> bool:
+        if self.history is None:
+            return False
+        turn = self.history.find(session_id(CHANNEL, user), key)
+        return turn is not None and turn.reply is not None
+
+    async def turn(self, user: str, ip: str, key: str, text: str, label: str) -> Outbound | dict[str, Any]:
+        """One web turn: an Outbound, or an error dict {"code", "retry_after"?} to show politely."""
+        try:
+            check_key(key)
+            session_id(CHANNEL, user)
+        except InvalidInput:
+            return {"code": "bad_request"}
+        if not key:
+            return {"code": "bad_request"}
+        code = self._error_code(text)
+        if code:
+            return {"code": code, "max_chars": self.max_text_chars}
+        if not self._answered(user, key):  # a re-sent message costs nothing: its answer is stored
+            wait = self.limiter.check(session_id(CHANNEL, user), ip)
+            if wait:
+                return {"code": "rate_limited", "retry_after": wait}
+        try:
+            return await self.receive(Inbound(CHANNEL, user, text, key, label[:200]))
+        except EngineUnavailable:
+            return {"code": "unavailable"}
+        except InvalidInput:
+            return {"code": "bad_request"}
+        except Exception:
+            log.exception("web chat turn failed")
+            return {"code": "internal"}
+
+    # -- WebSocket ---------------------------------------------------------------------------------
+    async def socket(self, request: web.Request) -> web.StreamResponse:
+        user = request.query.get("session", "")
+        try:
+            session_id(CHANNEL, user)
+        except InvalidInput as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
+        ip = request.remote or "?"
+        if self.sockets_per_ip.get(ip, 0) >= MAX_SOCKETS_PER_IP:
+            raise web.HTTPTooManyRequests(text="too many open chats from this address")
+        ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        self.sockets_per_ip[ip] = self.sockets_per_ip.get(ip, 0) + 1
+        try:
+            async for frame in ws:
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(frame.data)
+                    if not isinstance(data, dict):
+                        raise ValueError("not an object")
+                except ValueError:
+                    await ws.send_json({"type": "error", "key": "", "code": "bad_request"})
+                    continue
+                if data.get("type") == "ping":
+                    await ws.send_json({"type": "pong"})
+                elif data.get("type") == "message":
+                    await self._socket_message(ws, user, ip, data)
+                else:
+                    await ws.send_json({"type": "error", "key": "", "code": "bad_request"})
+        finally:
+            left = self.sockets_per_ip.get(ip, 1) - 1
+            if left > 0:
+                self.sockets_per_ip[ip] = left
+            else:
+                self.sockets_per_ip.pop(ip, None)
+        return ws
+
+    async def _socket_message(
+        self, ws: web.WebSocketResponse, user: str, ip: str, data: dict[str, Any]
+    ) -> None:
+        key, text, label = (str(data.get(k) or "") for k in ("key", "text", "label"))
+        await ws.send_json({"type": "ack", "key": key})
+        result = await self.turn(user, ip, key, text, label)
+        if ws.closed:
+            return  # the browser re-sends on reconnect and gets the stored answer
+        if isinstance(result, Outbound):
+            await ws.send_json(
+                {"type": "reply", "key": key, "duplicate": result.duplicate, "reply": result.to_json()}
+            )
+        else:
+            await ws.send_json({"type": "error", "key": key, **result})
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        for ws in list(self.sockets):
+            await ws.close(code=1001, message=b"server shutting down")
+
+    # -- HTTP fallback -----------------------------------------------------------------------------
+    @web.middleware
+    async def http_fallback(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        web_chat = "Idempotency-Key" in request.headers
+        if not (web_chat and request.method == "POST" and request.path == "/api/chat"):
+            return await handler(request)
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return web.json_response({"error": "the body must be a JSON object"}, status=400)
+        session = str(body.get("session") or "")
+        if not session.startswith(CHANNEL + ":"):
+            return web.json_response({"error": "web chat sessions look like 'web:<id>'"}, status=400)
+        key = request.headers["Idempotency-Key"]
+        result = await self.turn(
+            session[len(CHANNEL) + 1 :],
+            request.remote or "?",
+            key,
+            str(body.get("text") or ""),
+            str(body.get("label") or ""),
+        )
+        if isinstance(result, Outbound):
+            return web.json_response({**result.to_json(), "key": key, "duplicate": result.duplicate})
+        status = {"rate_limited": 429, "unavailable": 503, "internal": 500}.get(result["code"], 400)
+        headers = {"Retry-After": str(int(result["retry_after"]))} if "retry_after" in result else None
+        body = {"error": result["code"], "key": key, **result}
+        return web.json_response(body, status=status, headers=headers)
+
+    # -- history and feedback ----------------------------------------------------------------------
+    async def history_view(self, request: web.Request) -> web.Response:
+        user = request.query.get("session", "")
+        try:
+            session = session_id(CHANNEL, user)
+        except InvalidInput as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
+        turns = self.history.recent(session) if self.history else []
+        return web.json_response(
+            {"session": session, "turns": [t.to_json() for t in turns]}, headers={"Cache-Control": "no-store"}
+        )
+
+    async def feedback_view(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            user, key, value = (str(body.get(k) or "") for k in ("session", "key", "value"))
+            session = session_id(CHANNEL, user)
+            check_key(key)
+        except (ValueError, AttributeError, InvalidInput) as exc:
+            raise web.HTTPBadRequest(text=f"bad feedback: {exc}") from exc
+        if value not in FEEDBACK_VALUES:
+            raise web.HTTPBadRequest(text="value must be 'up' or 'down'")
+        if self.history is None or not self.history.set_feedback(session, key, value):
+            raise web.HTTPNotFound(text="no answered message with that key in this session")
+        return web.json_response({"ok": True, "key": key, "value": value})
