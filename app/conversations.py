@@ -1,0 +1,287 @@
+"""Conversation-side state of the app, in ``settings.paths.app_db`` (SQLite).
+
+What lives here: tickets (hand-overs to staff, complaints, suggestions) with their transcripts, the sessions
+paused while a person handles them, the curation log (fallbacks, hand-overs, feedback) the admins work
+through, and the status-check verification attempts with their per-session locks.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from civic.errors import InvalidInput, NotFound
+
+TICKET_KINDS = {"handover": "H", "complaint": "C", "suggestion": "S"}
+LOG_KINDS = frozenset({"fallback", "handover", "feedback_good", "feedback_bad", "status_attempt"})
+
+MAX_FAILED_VERIFICATIONS = 3
+LOCK_SECONDS = 15 * 60
+VERIFIED_SECONDS = 10 * 60
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tickets (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, session TEXT NOT NULL, text TEXT NOT NULL,
+    transcript TEXT NOT NULL DEFAULT '[]', status TEXT NOT NULL DEFAULT 'open',
+    created_at REAL NOT NULL, closed_at REAL
+);
+CREATE INDEX IF NOT EXISTS tickets_session ON tickets(session);
+CREATE TABLE IF NOT EXISTS pauses (
+    session TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, paused_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS curation_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, session TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '{}', at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS curation_log_kind ON curation_log(kind, at);
+CREATE TABLE IF NOT EXISTS status_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, app_no TEXT NOT NULL,
+    ok INTEGER NOT NULL, at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS status_attempts_key ON status_attempts(session, app_no, at);
+CREATE TABLE IF NOT EXISTS status_locks (
+    session TEXT NOT NULL, app_no TEXT NOT NULL, until REAL NOT NULL, PRIMARY KEY (session, app_no)
+);
+CREATE TABLE IF NOT EXISTS status_verified (
+    session TEXT NOT NULL, app_no TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (session, app_no)
+);
+"""
+
+
+@dataclass
+class Ticket:
+    id: str
+    kind: str
+    session: str
+    text: str
+    transcript: list[dict[str, str]] = field(default_factory=list)
+    status: str = "open"
+    created_at: float = 0.0
+    closed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one status verification attempt."""
+
+    ok: bool
+    locked: bool  # this attempt (or an earlier one) locked the application number for this session
+    remaining: int  # failed attempts left before the lock
+
+
+class Conversations:
+    """Thread-safe access to app.db; every method is one short transaction."""
+
+    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- tickets and pauses ------------------------------------------------------------------------------
+    def open_ticket(
+        self, kind: str, session: str, text: str, transcript: list[dict[str, str]] | None = None
+    ) -> Ticket:
+        prefix = TICKET_KINDS.get(kind)
+        if prefix is None:
+            raise InvalidInput(f"unknown ticket kind {kind!r}; expected one of {sorted(TICKET_KINDS)}")
+        now = self._clock()
+        day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT count(*) FROM tickets WHERE id LIKE ?", [f"{prefix}{day}%"]
+            ).fetchone()
+            ticket = Ticket(
+                id=f"{prefix}{day}{row[0] + 1:04d}", kind=kind, session=session, text=text,
+                transcript=list(transcript or []), created_at=now,
+            )
+            db.execute(
+                "INSERT INTO tickets (id, kind, session, text, transcript, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?, 'open', ?)",
+                [ticket.id, kind, session, text, json.dumps(ticket.transcript, ensure_ascii=False), now],
+            )
+        return ticket
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM tickets WHERE id = ?", [ticket_id]).fetchone()
+        if row is None:
+            raise NotFound(f"no ticket {ticket_id!r}")
+        return _ticket(row)
+
+    def list_tickets(
+        self, kind: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[Ticket]:
+        sql, params = "SELECT * FROM tickets WHERE 1=1", list[Any]()
+        if kind:
+            sql, params = sql + " AND kind = ?", [*params, kind]
+        if status:
+            sql, params = sql + " AND status = ?", [*params, status]
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY created_at DESC LIMIT ?", [*params, limit]).fetchall()
+        return [_ticket(r) for r in rows]
+
+    def append_transcript(self, ticket_id: str, role: str, text: str) -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT transcript FROM tickets WHERE id = ?", [ticket_id]).fetchone()
+            if row is None:
+                raise NotFound(f"no ticket {ticket_id!r}")
+            transcript = json.loads(row["transcript"])
+            transcript.append({"role": role, "text": text})
+            db.execute(
+                "UPDATE tickets SET transcript = ? WHERE id = ?",
+                [json.dumps(transcript, ensure_ascii=False), ticket_id],
+            )
+
+    def handover(self, session: str, text: str, transcript: list[dict[str, str]]) -> Ticket:
+        """Open a hand-over ticket and pause the bot for ``session`` until staff release it."""
+        current = self.paused_ticket(session)
+        if current is not None:
+            return self.get_ticket(current)
+        ticket = self.open_ticket("handover", session, text, transcript)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pauses (session, ticket_id, paused_at) VALUES (?, ?, ?)",
+                [session, ticket.id, self._clock()],
+            )
+        self.log("handover", session, text, {"ticket": ticket.id})
+        return ticket
+
+    def paused_ticket(self, session: str) -> str | None:
+        """The open hand-over ticket for ``session`` if the bot is paused there, else None."""
+        with self._lock:
+            row = self._db.execute("SELECT ticket_id FROM pauses WHERE session = ?", [session]).fetchone()
+        return None if row is None else str(row["ticket_id"])
+
+    def release(self, session: str) -> bool:
+        """Staff hand the conversation back to the bot; closes the ticket. False when it was not paused."""
+        with self._tx() as db:
+            row = db.execute("SELECT ticket_id FROM pauses WHERE session = ?", [session]).fetchone()
+            if row is None:
+                return False
+            db.execute("DELETE FROM pauses WHERE session = ?", [session])
+            db.execute(
+                "UPDATE tickets SET status = 'closed', closed_at = ? WHERE id = ?",
+                [self._clock(), row["ticket_id"]],
+            )
+        return True
+
+    # -- curation log -----------------------------------------------------------------------------------
+    def log(self, kind: str, session: str, text: str = "", detail: dict[str, Any] | None = None) -> None:
+        if kind not in LOG_KINDS:
+            raise InvalidInput(f"unknown log kind {kind!r}; expected one of {sorted(LOG_KINDS)}")
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO curation_log (kind, session, text, detail, at) VALUES (?, ?, ?, ?, ?)",
+                [kind, session, text, json.dumps(detail or {}, ensure_ascii=False), self._clock()],
+            )
+
+    def list_log(self, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM curation_log", []
+        if kind:
+            sql, params = sql + " WHERE kind = ?", [kind]
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
+        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+    # -- status verification ----------------------------------------------------------------------------
+    def locked_for(self, session: str, app_no: str) -> float:
+        """Seconds left on the lock of ``app_no`` for ``session`` (0 when not locked)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT until FROM status_locks WHERE session = ? AND app_no = ?", [session, app_no]
+            ).fetchone()
+        return 0.0 if row is None else max(0.0, float(row["until"]) - self._clock())
+
+    def record_attempt(self, session: str, app_no: str, ok: bool) -> Attempt:
+        """Log one verification attempt; the third failure in a row locks the number for this session."""
+        now = self._clock()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO status_attempts (session, app_no, ok, at) VALUES (?, ?, ?, ?)",
+                [session, app_no, int(ok), now],
+            )
+            db.execute(
+                "INSERT INTO curation_log (kind, session, text, detail, at) VALUES (?, ?, ?, ?, ?)",
+                ["status_attempt", session, app_no, json.dumps({"ok": ok}), now],
+            )
+            if ok:
+                db.execute(
+                    "INSERT OR REPLACE INTO status_verified (session, app_no, at) VALUES (?, ?, ?)",
+                    [session, app_no, now],
+                )
+                return Attempt(ok=True, locked=False, remaining=MAX_FAILED_VERIFICATIONS)
+            lock = db.execute(
+                "SELECT until FROM status_locks WHERE session = ? AND app_no = ?", [session, app_no]
+            ).fetchone()
+            since = float(lock["until"]) if lock is not None else 0.0  # failures count after the last lock
+            last_ok = db.execute(
+                "SELECT max(at) FROM status_attempts WHERE session = ? AND app_no = ? AND ok = 1",
+                [session, app_no],
+            ).fetchone()[0]
+            since = max(since, float(last_ok or 0.0), now - LOCK_SECONDS)
+            failures = db.execute(
+                "SELECT count(*) FROM status_attempts"
+                " WHERE session = ? AND app_no = ? AND ok = 0 AND at >= ?",
+                [session, app_no, since],
+            ).fetchone()[0]
+            if failures >= MAX_FAILED_VERIFICATIONS:
+                db.execute(
+                    "INSERT OR REPLACE INTO status_locks (session, app_no, until) VALUES (?, ?, ?)",
+                    [session, app_no, now + LOCK_SECONDS],
+                )
+                return Attempt(ok=False, locked=True, remaining=0)
+            return Attempt(ok=False, locked=False, remaining=MAX_FAILED_VERIFICATIONS - failures)
+
+    def take_verification(self, session: str, app_no: str) -> bool:
+        """True (once) when ``app_no`` was verified in ``session`` within the last few minutes."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT at FROM status_verified WHERE session = ? AND app_no = ?", [session, app_no]
+            ).fetchone()
+            db.execute("DELETE FROM status_verified WHERE session = ? AND app_no = ?", [session, app_no])
+        return row is not None and self._clock() - float(row["at"]) <= VERIFIED_SECONDS
+
+    def attempts(self, session: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM status_attempts", []
+        if session:
+            sql, params = sql + " WHERE session = ?", [session]
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
+        return [dict(r) for r in rows]
+
+
+def _ticket(row: sqlite3.Row) -> Ticket:
+    return Ticket(
+        id=row["id"], kind=row["kind"], session=row["session"], text=row["text"],
+        transcript=json.loads(row["transcript"]), status=row["status"], created_at=row["created_at"],
+        closed_at=row["closed_at"],
+    )

@@ -1,0 +1,195 @@
+"""Service-guide answers: the part of the guide asked for, the other parts one tap away, the source cited.
+
+Context carries over in the ``item`` slot, so 「那要多少钱」 after a residence-permit answer is answered
+for the residence permit.  When a question fits several guides about equally, the top three are offered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from archive.models import DocType, Document
+from bot.aspects import ASPECT_FIELDS, available, checklist, detect_aspect, is_follow_up, numbered
+from bot.common import cite, entity, label, language, payload, user_text
+from bot.context import BotContext
+from retrieval.types import Citation, Filters, Hit
+
+GUIDES = Filters(type=DocType.GUIDE)
+
+
+class GuideLookup:
+    """Finds the guide a question is about: exact title, then retrieval; several close hits -> options."""
+
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    def resolve(
+        self, item: str | None, text: str, context_item: str | None
+    ) -> tuple[Document | None, Citation | None, list[Hit]]:
+        if item:
+            query = item
+        elif is_follow_up(text):
+            if not context_item:
+                return None, None, []
+            query = context_item
+        else:
+            query = text
+        exact = self.ctx.guide_by_title(query)
+        if exact is not None:
+            return exact, self.ctx.citation(exact), []
+        hits = self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
+        if not hits:
+            return None, None, []
+        containing = [h for h in hits if item and item in h.title]
+        if len(containing) == 1:
+            hits = containing
+        elif len(hits) > 1 and hits[1].score >= self.ctx.tuning.ambiguity_ratio * hits[0].score:
+            return None, None, hits[:3]
+        doc = self.ctx.archive.find(hits[0].doc_id)
+        return doc, hits[0].citation if doc else None, []
+
+    @staticmethod
+    def _unique(hits: list[Hit]) -> list[Hit]:
+        seen: set[str] = set()
+        out = []
+        for hit in hits:
+            if hit.doc_id not in seen:
+                seen.add(hit.doc_id)
+                out.append(hit)
+        return out
+
+
+def aspect_values(doc: Document, domain: dict[str, Any], lang: str) -> dict[str, str]:
+    """The template values of every aspect of ``doc`` (lists laid out as a checklist / numbered steps)."""
+    none = label(domain, "utter_label_none", lang)
+    return {
+        "item": doc.title,
+        "materials": checklist(doc.materials),
+        "steps": numbered(doc.steps),
+        "fees": doc.fees,
+        "location": doc.location,
+        "hours": doc.hours,
+        "conditions": doc.conditions,
+        "online_url": doc.online_url,
+        "phone": doc.phone or "12345",
+        "legal": doc.time_limit_legal or none,
+        "promised": doc.time_limit_promised or none,
+        "summary": (doc.summary or doc.body)[:160],
+    }
+
+
+def aspect_buttons(
+    doc: Document, domain: dict[str, Any], lang: str, skip: str | None
+) -> list[dict[str, str]]:
+    return [
+        {"title": label(domain, f"utter_label_{a}", lang),
+         "payload": payload("ask_guide", aspect=a, item=doc.title)}
+        for a in available(doc)
+        if a != skip
+    ]
+
+
+def guide_card(doc: Document, aspect: str | None) -> dict[str, Any]:
+    card: dict[str, Any] = {"type": "guide", "guide_id": doc.id, "title": doc.title, "aspect": aspect or ""}
+    if aspect == "materials":
+        card["checklist"] = list(doc.materials)
+    elif aspect == "steps":
+        card["steps"] = list(doc.steps)
+    elif aspect:
+        card["fields"] = {f: getattr(doc, f) for f in ASPECT_FIELDS[aspect] if getattr(doc, f)}
+    return card
+
+
+def not_current_note(
+    dispatcher: CollectingDispatcher, doc: Document, citation: Citation, superseded: Citation | None
+) -> None:
+    if citation.is_current:
+        return
+    if superseded is not None:
+        dispatcher.utter_message(
+            response="utter_doc_not_current", title=doc.title, new_title=superseded.title,
+            new_doc_no=superseded.doc_no,
+        )
+    else:
+        dispatcher.utter_message(response="utter_doc_not_current_no_replacement", title=doc.title)
+
+
+class ActionAnswerGuide(Action):
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+        self.lookup = GuideLookup(ctx)
+
+    def name(self) -> str:
+        return "action_answer_guide"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        lang, text = language(tracker), user_text(tracker)
+        aspect = entity(tracker, "aspect") or detect_aspect(text)
+        aspect = aspect if aspect in ASPECT_FIELDS else None
+        item = entity(tracker, "item")
+        doc, citation, options = self.lookup.resolve(item, text, tracker.get_slot("item"))
+        if options:
+            buttons = [{"title": h.title, "payload": payload("ask_guide", item=h.title, aspect=aspect or "")}
+                       for h in options]
+            dispatcher.utter_message(
+                response="utter_guide_which", buttons=buttons,
+                json_message={"citations": cite([h.citation for h in options])},
+            )
+            return [SlotSet("aspect", aspect)]
+        if doc is None or citation is None:
+            if not item and is_follow_up(text):
+                dispatcher.utter_message(response="utter_ask_item")
+                return [SlotSet("aspect", aspect)]
+            dispatcher.utter_message(response="utter_guide_not_found", query=item or text)
+            self.ctx.conversations.log("fallback", tracker.sender_id, text, {"reason": "guide_not_found"})
+            return [SlotSet("item", None), SlotSet("aspect", aspect)]
+        self.answer(dispatcher, domain, lang, doc, citation, aspect)
+        return [SlotSet("item", doc.title), SlotSet("aspect", aspect)]
+
+    def answer(
+        self, dispatcher: CollectingDispatcher, domain: dict[str, Any], lang: str, doc: Document,
+        citation: Citation, aspect: str | None,
+    ) -> None:
+        values = aspect_values(doc, domain, lang)
+        extra = {"card": guide_card(doc, aspect), "citations": cite([citation])}
+        buttons = aspect_buttons(doc, domain, lang, skip=aspect)
+        if aspect is None:
+            response = "utter_guide_overview"
+        elif not any(getattr(doc, f) for f in ASPECT_FIELDS[aspect]):
+            response = "utter_guide_missing_aspect"
+            values["aspect_label"] = label(domain, f"utter_label_{aspect}", lang)
+        else:
+            response = f"utter_guide_{aspect}"
+        dispatcher.utter_message(response=response, buttons=buttons, json_message=extra, **values)
+
+
+class ActionAnswerContact(Action):
+    """The enquiry phone of the service in question (cited), else the city's general contacts."""
+
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+        self.lookup = GuideLookup(ctx)
+
+    def name(self) -> str:
+        return "action_answer_contact"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        item = entity(tracker, "item") or tracker.get_slot("item")
+        if item:
+            doc, citation, _ = self.lookup.resolve(item, item, None)
+            if doc is not None and citation is not None and doc.phone:
+                dispatcher.utter_message(
+                    response="utter_guide_phone", item=doc.title, phone=doc.phone,
+                    json_message={"card": guide_card(doc, "phone"), "citations": cite([citation])},
+                )
+                return [SlotSet("item", doc.title)]
+        dispatcher.utter_message(response="utter_contact_general")
+        return []

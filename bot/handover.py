@@ -1,0 +1,137 @@
+"""When the bot cannot help: fallback to retrieval, hand-over to staff, tickets, feedback for curation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.common import cite, transcript, user_text
+from bot.context import BotContext
+
+FAILED_RESPONSES = frozenset({"utter_fallback_unsure", "utter_default", "utter_guide_not_found"})
+
+
+def previous_turn_failed(tracker: Tracker) -> bool:
+    """Did the bot fail to help on the citizen's previous message (the one before the latest)?"""
+    users_seen = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            users_seen += 1
+            if users_seen == 2:
+                return False
+        elif (kind == "bot" and users_seen == 1
+              and (event.get("metadata") or {}).get("utter_action") in FAILED_RESPONSES):
+            return True
+    return False
+
+
+def hand_over(ctx: BotContext, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
+    ticket = ctx.conversations.handover(tracker.sender_id, user_text(tracker), transcript(tracker))
+    ctx.conversations.log("handover", tracker.sender_id, user_text(tracker), {"reason": reason,
+                                                                             "ticket": ticket.id})
+    dispatcher.utter_message(response="utter_handover", ticket=ticket.id,
+                             json_message={"handoff": True, "ticket": ticket.id})
+
+
+class ActionHandover(Action):
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    def name(self) -> str:
+        return "action_handover"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        hand_over(self.ctx, dispatcher, tracker, "requested")
+        return []
+
+
+class ActionFallback(Action):
+    """Low NLU confidence: answer from retrieval when it is confident (cited); else say so and offer help.
+
+    The second failed turn in a row hands the conversation over to a person.
+    """
+
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        text = user_text(tracker)
+        hits = self.ctx.retriever.search(text, None, top_k=3) if text.strip() else []
+        top = hits[0] if hits else None
+        if top is not None and top.score >= self.ctx.tuning.fallback_min_score and top.passages:
+            passage = top.passages[0]
+            citations = [top.citation] + ([top.superseded_by] if top.superseded_by else [])
+            dispatcher.utter_message(
+                response="utter_fallback_answer", title=top.title, passage=passage.text[:300],
+                json_message={"card": {"type": top.doc_type.value, "id": top.doc_id, "title": top.title,
+                                       "field": passage.field}, "citations": cite(citations)},
+            )
+            self.ctx.conversations.log("fallback", tracker.sender_id, text,
+                                       {"answered": True, "doc_id": top.doc_id, "score": top.score})
+            return []
+        self.ctx.conversations.log("fallback", tracker.sender_id, text,
+                                   {"answered": False, "score": top.score if top else None})
+        if previous_turn_failed(tracker):
+            hand_over(self.ctx, dispatcher, tracker, "two_failed_turns")
+            return []
+        dispatcher.utter_message(response="utter_fallback_unsure")
+        return []
+
+
+class ActionRecordTicket(Action):
+    """A complaint or a suggestion becomes a ticket with the citizen's words and the transcript."""
+
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    def name(self) -> str:
+        return "action_record_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        kind = "suggestion" if intent == "suggest" else "complaint"
+        text = user_text(tracker)
+        ticket = self.ctx.conversations.open_ticket(kind, tracker.sender_id, text, transcript(tracker))
+        response = "utter_suggestion_recorded" if kind == "suggestion" else "utter_complaint_recorded"
+        dispatcher.utter_message(response=response, ticket=ticket.id, json_message={"ticket": ticket.id})
+        if len(text.strip()) < 12:
+            dispatcher.utter_message(response="utter_ticket_detail_hint")
+        return []
+
+
+class ActionRecordFeedback(Action):
+    """Thumbs up/down on the previous answer; negative feedback is kept for the admins' curation."""
+
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    def name(self) -> str:
+        return "action_record_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        good = intent == "feedback_good"
+        answered = next((e.get("text") for e in reversed(tracker.events[:-1])
+                         if e.get("event") == "bot" and e.get("text")), "")
+        self.ctx.conversations.log("feedback_good" if good else "feedback_bad", tracker.sender_id,
+                                   user_text(tracker), {"answer": answered or ""})
+        dispatcher.utter_message(response="utter_feedback_good" if good else "utter_feedback_bad")
+        return []
+
+
+
