@@ -7,10 +7,11 @@ Two token streams come out of one text:
   words dropped; ASCII runs (numbers, codes like "tw-fido") kept whole.
 * ``bigrams``: overlapping character bigrams of each CJK run (a single-character run yields itself), so
   that words jieba splits differently in a query and a document still meet.
+* ``unigrams``: single CJK characters, a weak back-off signal.
 
-Bigram tokens are prefixed with ``"\\x01"`` so the two streams can share one vocabulary without colliding
-("规定" the word vs "规定" the bigram).  jieba is initialised once in :meth:`Tokenizer.warm_up`; a user
-dictionary (service-item titles, agency names) can be added there.
+Bigram and unigram tokens are prefixed with ``"\\x01"`` / ``"\\x02"`` so the streams share one vocabulary
+without colliding ("规定" the word vs "规定" the bigram).  jieba is initialised once in
+:meth:`Tokenizer.warm_up`; a user dictionary (service-item titles, agency names) can be added there.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 BIGRAM_MARK = "\x01"
+UNIGRAM_MARK = "\x02"
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+(?:[.\-_/][a-z0-9]+)*")
@@ -101,6 +103,11 @@ class Tokenizer:
             out.append(BIGRAM_MARK + word)
         return out
 
+    def unigrams(self, text: str) -> list[str]:
+        """Single CJK characters (not stop words): a weak signal that rescues rare one-character terms."""
+        stop = self.stop_words
+        return [UNIGRAM_MARK + ch for run in _CJK_RUN.findall(text) for ch in run if ch not in stop]
+
     def tokens(self, text: str) -> list[str]:
-        """Both streams, as indexed by :class:`retrieval.lexical.LexicalIndex`."""
-        return self.words(text) + self.bigrams(text)
+        """All three streams, as indexed by :class:`retrieval.lexical.LexicalIndex`."""
+        return self.words(text) + self.bigrams(text) + self.unigrams(text)
