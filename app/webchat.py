@@ -13,7 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from app.history import History
+from app import actions_endpoint
+from app.history import History, Turn
 from app.keys import CHAT, HISTORY, SETTINGS
 from app.ratelimit import RateLimiter
 from connectors.web import WebConnector
@@ -55,6 +56,26 @@ class _AppChat:
         return await self.app[CHAT].handle(session, text)
 
 
+def log_feedback_for_curation(app: web.Application, turn: Turn, value: str) -> None:
+    """Thumbs go to the dialogue's curation log too (feedback_good / feedback_bad), with the answer."""
+    key = getattr(actions_endpoint, "CONVERSATIONS", None)
+    conversations = app.get(key) if key is not None else None
+    if conversations is None:
+        return
+    messages = (turn.reply or {}).get("messages") or []
+    conversations.log(
+        "feedback_good" if value == "up" else "feedback_bad",
+        turn.session,
+        turn.text,
+        {
+            "key": turn.key,
+            "answer": " ".join(str(m.get("text") or "") for m in messages)[:500],
+            "citations": [c.get("id") for m in messages for c in (m.get("citations") or [])],
+            "channel": "web",
+        },
+    )
+
+
 def _is_webchat_path(path: str) -> bool:
     return path == "/" or path.startswith(STATIC_PREFIX + "/") or path.startswith("/api/webchat/")
 
@@ -70,6 +91,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 def setup_webchat(app: web.Application, *, limiter: RateLimiter | None = None) -> None:
     """Register /, the static assets, /ws and the web chat's API on ``app``; open the history store."""
     connector = WebConnector(_AppChat(app), limiter=limiter)
+    connector.feedback_hooks.append(log_feedback_for_curation)
     app[WEB_CONNECTOR] = connector
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 

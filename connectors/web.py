@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from aiohttp import WSMsgType, web
 
-from app.history import FEEDBACK_VALUES
+from app.history import FEEDBACK_VALUES, Turn
 from app.ratelimit import RateLimiter
 from civic.errors import EngineUnavailable, InvalidInput
 from connectors.base import Capabilities, Connector, Inbound, Outbound, check_key, session_id
@@ -35,6 +35,7 @@ CHANNEL = "web"
 MAX_SOCKETS_PER_IP = 20
 MAX_FRAME_BYTES = 16 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+FeedbackHook = Callable[[web.Application, Turn, str], None]
 
 
 class WebConnector(Connector):
@@ -46,6 +47,7 @@ class WebConnector(Connector):
         self.limiter = limiter or RateLimiter()
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self.sockets_per_ip: dict[str, int] = {}
+        self.feedback_hooks: list[FeedbackHook] = []  # also told of each thumbs (the curation log)
 
     def setup(self, app: web.Application) -> None:
         app.router.add_get("/ws", self.socket)
@@ -206,4 +208,11 @@ class WebConnector(Connector):
             raise web.HTTPBadRequest(text="value must be 'up' or 'down'")
         if self.history is None or not self.history.set_feedback(session, key, value):
             raise web.HTTPNotFound(text="no answered message with that key in this session")
+        turn = self.history.find(session, key)
+        for hook in self.feedback_hooks:
+            if turn is not None:
+                try:
+                    hook(request.app, turn, value)
+                except Exception:
+                    log.exception("a feedback hook failed; the feedback itself is stored")
         return web.json_response({"ok": True, "key": key, "value": value})

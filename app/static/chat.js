@@ -29,8 +29,11 @@
       time_limit: "办理时限", time_limit_legal: "法定时限", time_limit_promised: "承诺时限", steps: "办理流程",
       conditions: "受理条件", phone: "咨询电话", online_url: "网上办理", online_open: "在线办理",
       sources: "依据来源", doc_no: "文号", issuer: "发文机关", issued_on: "发布日期",
-      status_expired: "已失效", status_abolished: "已废止",
-      inactive_note: "该文件{s}，内容仅供参考，请以现行规定为准。", superseded: "现行文件："
+      status_expired: "已失效", status_abolished: "已废止", status_lapsed: "已过有效期",
+      inactive_note: "该文件{s}，内容仅供参考，请以现行规定为准。", superseded: "现行文件：",
+      status_card: "办件进度", app_no: "申请编号", item: "办理事项", applicant: "申请人", state: "办理状态",
+      current_step: "当前环节", expected_by: "预计办结", history: "办理记录", state_in_progress: "办理中",
+      state_completed: "已办结", state_rejected: "不予受理", state_needs_more: "需补正材料"
     },
     en: {
       title: "Civic Service Assistant", skip: "Skip to the message box", big_text: "Large text",
@@ -53,9 +56,12 @@
       fees: "Fees", time_limit: "Time limit", time_limit_legal: "Legal time limit",
       time_limit_promised: "Promised time limit", steps: "Steps", conditions: "Who can apply",
       phone: "Phone", online_url: "Apply online", online_open: "Apply online", sources: "Sources",
-      doc_no: "Doc. no.", issuer: "Issued by", issued_on: "Date", status_expired: "EXPIRED",
+      doc_no: "Doc. no.", issuer: "Issued by", issued_on: "Date", status_expired: "EXPIRED", status_lapsed: "NO LONGER VALID",
       status_abolished: "ABOLISHED", inactive_note: "This document is {s}; for reference only.",
-      superseded: "Current document: "
+      superseded: "Current document: ", status_card: "Application", app_no: "Application no.",
+      item: "Service", applicant: "Applicant", state: "Status", current_step: "Current step",
+      expected_by: "Expected by", history: "History", state_in_progress: "In progress",
+      state_completed: "Completed", state_rejected: "Rejected", state_needs_more: "More documents needed"
     }
   };
   var CARD_FIELDS = ["materials", "location", "hours", "fees", "time_limit", "time_limit_legal",
@@ -181,38 +187,68 @@
     log.appendChild(el("p", "notice", text));
     scrollDown();
   }
-  function renderCard(card) {
-    var box = el("section", "card");
-    var title = card.title || t("card");
-    box.setAttribute("aria-label", t("card") + "：" + title);
-    box.appendChild(el("h3", null, title));
-    var dl = el("dl");
-    CARD_FIELDS.forEach(function (name) {
-      var v = card[name];
-      if (!v || (Array.isArray(v) && !v.length)) { return; }
-      dl.appendChild(el("dt", null, t(name)));
-      var dd = el("dd");
-      if (Array.isArray(v)) {
-        var list = el(name === "steps" ? "ol" : "ul", name === "materials" ? "check" : null);
-        v.forEach(function (item) { list.appendChild(el("li", null, item)); });
-        dd.appendChild(list);
+  function addRow(dl, label, value) {
+    if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) { return; }
+    dl.appendChild(el("dt", null, label));
+    var dd = el("dd");
+    if (Array.isArray(value)) {
+      var list = el(value.ordered ? "ol" : "ul", value.check ? "check" : null);
+      value.forEach(function (item) { list.appendChild(el("li", null, item)); });
+      dd.appendChild(list);
+    } else if (value instanceof Node) {
+      dd.appendChild(value);
+    } else {
+      dd.textContent = String(value);
+    }
+    dl.appendChild(dd);
+  }
+  function listOf(v, ordered, check) {
+    var a = (Array.isArray(v) ? v : []).map(String);
+    a.ordered = ordered; a.check = check;
+    return a;
+  }
+  function guideRows(dl, card) {
+    var fields = {};
+    CARD_FIELDS.forEach(function (f) { if (card[f]) { fields[f] = card[f]; } });
+    if (card.fields && !Array.isArray(card.fields) && typeof card.fields === "object") {
+      Object.keys(card.fields).forEach(function (f) { fields[f] = card.fields[f]; });
+    }
+    if (card.checklist) { fields.materials = card.checklist; }
+    if (card.online_url) { fields.online_url = card.online_url; }
+    CARD_FIELDS.concat(["online_url"]).forEach(function (f) {
+      var v = fields[f];
+      if (f === "online_url") {
+        if (v && safeUrl(v)) { addRow(dl, t("online_url"), link(v, t("online_open") + " ↗", "go")); }
+      } else if (Array.isArray(v)) {
+        addRow(dl, t(f), listOf(v, f === "steps", f === "materials"));
       } else {
-        dd.textContent = String(v);
+        addRow(dl, t(f), v);
       }
-      dl.appendChild(dd);
     });
     (Array.isArray(card.fields) ? card.fields : []).forEach(function (f) {
-      if (!f || !f.value) { return; }
-      dl.appendChild(el("dt", null, f.label || ""));
-      dl.appendChild(el("dd", null, f.value));
+      if (f && f.value) { addRow(dl, String(f.label || ""), f.value); }
     });
-    var online = card.online_url && safeUrl(card.online_url);
-    if (online) {
-      dl.appendChild(el("dt", null, t("online_url")));
-      var dd = el("dd");
-      dd.appendChild(link(online, t("online_open") + " ↗", "go"));
-      dl.appendChild(dd);
-    }
+  }
+  function statusRows(dl, card) {
+    addRow(dl, t("app_no"), card.app_no);
+    addRow(dl, t("item"), card.item);
+    addRow(dl, t("applicant"), card.applicant);
+    addRow(dl, t("state"), STR.zh["state_" + card.state] ? t("state_" + card.state) : card.state);
+    addRow(dl, t("current_step"), card.current_step);
+    addRow(dl, t("expected_by"), card.expected_by);
+    addRow(dl, t("history"), listOf((card.history || []).map(function (e) {
+      return String(e.at || "").slice(0, 16).replace("T", " ") + " " + (e.step || "") + (e.note ? "：" + e.note : "");
+    }), true, false));
+  }
+  function renderCard(card) {
+    var dl = el("dl");
+    var kind = card.type === "status" ? "status_card" : "card";
+    if (card.type === "status") { statusRows(dl, card); } else { guideRows(dl, card); }
+    if (!dl.childNodes.length) { return null; }  // nothing beyond the title: the citation says it all
+    var box = el("section", "card");
+    var title = card.type === "status" ? (card.app_no || "") : (card.title || "");
+    box.setAttribute("aria-label", t(kind) + "：" + title);
+    box.appendChild(el("h3", null, card.type === "status" ? t(kind) + " " + title : title));
     box.appendChild(dl);
     return box;
   }
@@ -223,7 +259,7 @@
     var ol = el("ol");
     cites.forEach(function (c) {
       var li = el("li", "cite");
-      var flag = INACTIVE[c.status];
+      var flag = INACTIVE[c.status] || (c.is_current === false && c.status === "published" ? "status_lapsed" : null);
       if (flag) {
         li.classList.add("inactive");
         li.appendChild(el("strong", "badge", "⚠ " + t(flag)));
@@ -275,7 +311,8 @@
       text.appendChild(el("span", "sr-only", t("bot") + " "));
       text.appendChild(document.createTextNode(m.text || ""));
       msg.appendChild(text);
-      if (m.card && typeof m.card === "object") { msg.appendChild(renderCard(m.card)); }
+      var card = m.card && typeof m.card === "object" ? renderCard(m.card) : null;
+      if (card) { msg.appendChild(card); }
       if (Array.isArray(m.citations) && m.citations.length) { msg.appendChild(renderCitations(m.citations)); }
       if (Array.isArray(m.buttons) && m.buttons.length) {
         var quick = el("div", "quick");

@@ -20,15 +20,19 @@ from app.ratelimit import RateLimiter
 from app.webchat import WEB_CONNECTOR
 from civic.config import Settings
 
-GUIDE_CARD = {
+GUIDE_CARD = {  # the shape bot/guide.py's guide_card() sends
     "type": "guide",
+    "guide_id": "guide-jzz",
     "title": "居住证办理",
-    "materials": ["居民身份证原件", "近期一寸白底照片", "居住登记凭证"],
-    "location": "示范市政务服务中心一楼 12 号窗口",
-    "hours": "周一至周五 9:00-17:00",
-    "fees": "免费",
-    "time_limit_promised": "10 个工作日",
-    "online_url": "https://zwfw.example.gov.cn/jzz",
+    "aspect": "materials",
+    "checklist": ["居民身份证原件", "近期一寸白底照片", "居住登记凭证"],
+    "fields": {
+        "location": "示范市政务服务中心一楼 12 号窗口",
+        "hours": "周一至周五 9:00-17:00",
+        "fees": "免费",
+        "time_limit_promised": "10 个工作日",
+        "online_url": "https://zwfw.example.gov.cn/jzz",
+    },
 }
 GUIDE_CITATION = {
     "id": "guide-jzz",
@@ -102,9 +106,23 @@ class _NoRetriever:
         """Nothing to load: the fake dialogue never searches."""
 
 
-def fake_app(settings: Settings, chat: FakeChat, limiter: RateLimiter | None = None) -> web.Application:
-    """The real app from the factory, with the scripted ChatService put in place at start-up."""
+def fake_app(
+    settings: Settings, chat: FakeChat, limiter: RateLimiter | None = None, block_ws: bool = False
+) -> web.Application:
+    """The real app from the factory, with the scripted ChatService put in place at start-up.
+
+    ``block_ws`` refuses WebSocket handshakes the way some intranet proxies do, to exercise the fallback.
+    """
     app = create_app(settings, retriever=_NoRetriever())
+    if block_ws:
+
+        @web.middleware
+        async def no_websockets(request: web.Request, handler: Any) -> web.StreamResponse:
+            if request.path == "/ws":
+                raise web.HTTPForbidden(text="WebSockets are blocked by the proxy")
+            return await handler(request)
+
+        app.middlewares.append(no_websockets)
 
     async def use_fake(app: web.Application) -> None:
         app[CHAT] = chat  # type: ignore[assignment]

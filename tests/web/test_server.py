@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from app.actions_endpoint import CONVERSATIONS
 from app.keys import HISTORY
 from app.ratelimit import Limit, RateLimiter
 from app.webchat import STATIC_DIR
@@ -71,7 +72,7 @@ async def test_socket_turn_is_acked_answered_and_kept(client: TestClient) -> Non
     assert [f["type"] for f in frames] == ["ack", "reply"]
     reply = frames[-1]["reply"]
     assert reply["session"] == f"web:{SID}"
-    assert reply["messages"][0]["card"]["materials"][0] == "居民身份证原件"
+    assert reply["messages"][0]["card"]["checklist"][0] == "居民身份证原件"
     res = await client.get(f"/api/webchat/history?session={SID}")
     turns = (await res.json())["turns"]
     assert [t["text"] for t in turns] == ["办居住证要带什么"]
@@ -158,6 +159,8 @@ async def test_feedback_is_recorded_per_answer(client: TestClient) -> None:
     assert turns[0]["feedback"] == "down"
     log = client.app[HISTORY].feedback_log(f"web:{SID}")
     assert [(e["key"], e["value"]) for e in log] == [("fb-key-0001", "down")]
+    curation = client.app[CONVERSATIONS].list_log("feedback_bad")  # the admins' curation log sees it too
+    assert [(e["session"], e["text"]) for e in curation] == [(f"web:{SID}", "办居住证要带什么")]
     unknown = await client.post(
         "/api/webchat/feedback", json={"session": SID, "key": "nope-0000", "value": "up"}
     )
