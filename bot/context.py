@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from archive.models import Application, DocType, Document, Status
+from nlu.names import aliases
 from retrieval.types import Citation, Filters, Hit
 
 
@@ -65,20 +66,24 @@ class BotContext:
     _seq: int = field(default=-1, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def guide_titles(self) -> dict[str, str]:
-        """Published guide title -> id, rebuilt when the archive has changed since the last call."""
-        seq, changed = self.archive.changes_since(max(self._seq, 0))
+    def guide_names(self) -> dict[str, str]:
+        """Every unambiguous name of a published guide (title, short title, keyword) -> guide id.
+
+        Rebuilt when the archive has changed since the last call."""
+        seq, _ = self.archive.changes_since(max(self._seq, 0))
         with self._lock:
-            if self._seq < 0 or changed or seq != self._seq:
-                titles = {}
-                for doc in self.archive.iter_documents(statuses=[Status.PUBLISHED]):
-                    if doc.type == DocType.GUIDE:
-                        titles[doc.title] = doc.id
-                self._titles, self._seq = titles, seq
+            if self._seq < 0 or seq != self._seq:
+                guides = [d for d in self.archive.iter_documents(statuses=[Status.PUBLISHED])
+                          if d.type == DocType.GUIDE]
+                ids = {d.title: d.id for d in guides}
+                names = {name: ids[title] for name, title in aliases(guides).items()}
+                names.update(ids)  # a full title always wins
+                self._titles, self._seq = names, seq
             return self._titles
 
-    def guide_by_title(self, title: str) -> Document | None:
-        doc_id = self.guide_titles().get(title.strip())
+    def guide_by_title(self, name: str) -> Document | None:
+        """The published guide called ``name`` (its title or one of its unambiguous informal names)."""
+        doc_id = self.guide_names().get(name.strip())
         return self.archive.find(doc_id) if doc_id else None
 
     def citation(self, doc: Document) -> Citation:

@@ -130,8 +130,9 @@ class ActionAnswerGuide(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         lang, text = language(tracker), user_text(tracker)
-        aspect = entity(tracker, "aspect") or detect_aspect(text)
-        aspect = aspect if aspect in ASPECT_FIELDS else None
+        aspect = entity(tracker, "aspect")
+        if aspect not in ASPECT_FIELDS:  # untagged, or tagged text no synonym maps to an aspect code
+            aspect = detect_aspect(text)
         item = entity(tracker, "item")
         doc, citation, options = self.lookup.resolve(item, text, tracker.get_slot("item"))
         if options:
