@@ -1,5 +1,64 @@
-"""Commands of this group; see civic/cli.py for how they are registered."""
+"""`civic serve`, `civic train` and the hidden `civic app-worker` the supervisor starts."""
+
+from __future__ import annotations
+
+import logging
 
 import click
 
-COMMANDS: list[click.Command] = []
+from civic import serve as serving
+from civic import train as training
+from civic.config import Settings
+
+
+def _settings(ctx: click.Context, **overrides: object) -> Settings:
+    settings: Settings = ctx.obj.settings
+    return settings.with_overrides(**overrides)
+
+
+def _echo(message: str) -> None:
+    click.echo(message)  # flushes, so a pipe (tests, logs) sees progress as it happens
+
+
+@click.command()
+@click.option("--host", help="Interface for the app (default 127.0.0.1; the engine is always local).")
+@click.option("--port", type=int, help="Port of the app (default 8000).")
+@click.option("--engine-port", type=int, help="Port of the Rasa engine on 127.0.0.1 (default: a free one).")
+@click.option("--no-demo", is_flag=True, help="Do not seed the demo corpus into an empty archive.")
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, engine_port: int | None, no_demo: bool
+) -> int:
+    """Seed, index and train what is missing, then run the engine and the app until Ctrl-C."""
+    settings = _settings(ctx, host=host, port=port, engine_port=engine_port)
+    return serving.serve(settings, demo=not no_demo, echo=_echo)
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Train even when the training data did not change.")
+@click.pass_context
+def train(ctx: click.Context, force: bool) -> None:
+    """Train the Rasa model into <home>/models when its training data changed."""
+    result = training.train(_settings(ctx), force=force, echo=_echo)
+    if not result.trained:
+        click.echo(f"{result.model.name}: {result.reason} (use --force to retrain)")
+
+
+@click.command("app-worker", hidden=True)
+@click.option("--host", help="Interface to bind.")
+@click.option("--port", type=int, help="Port to bind.")
+@click.pass_context
+def app_worker(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the aiohttp app alone (started by `civic serve`, which supervises it)."""
+    from aiohttp import web
+
+    from app.factory import create_app
+
+    settings = _settings(ctx, host=host, port=port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, print=None, shutdown_timeout=5
+    )
+
+
+COMMANDS: list[click.Command] = [serve, train, app_worker]

@@ -1,0 +1,242 @@
+"""Training the Rasa model, only when its inputs changed.
+
+Rasa 3 has no "nothing changed, keep the old model" shortcut any more: ``rasa train`` with unchanged data
+restores every component from its graph cache but still spends ~10 s starting up and writes a new model.
+So we keep our own fingerprint: a hash of every training input (config, domain, data, and the files
+generated from the archive) plus the engine's version, stored next to the model it produced in
+``<home>/models/fingerprint.json``.  Same fingerprint and the model still there: nothing to do.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archive.store import Archive
+from civic.config import Settings
+from civic.errors import CivicError
+
+STAMP_NAME = "fingerprint.json"
+KEEP_MODELS = 3
+
+Echo = Callable[[str], None]
+
+
+class TrainingFailed(CivicError):
+    """``rasa train`` exited with an error; the message points at the training log."""
+
+
+@dataclass
+class TrainingInputs:
+    """Mirrors nlu.generate.TrainingInputs: what ``rasa train`` reads."""
+
+    config: Path
+    domain: Path
+    data: list[Path] = field(default_factory=list)
+
+    def files(self) -> list[Path]:
+        out: list[Path] = []
+        for path in (self.config, self.domain, *self.data):
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+        return out
+
+
+@dataclass
+class TrainResult:
+    trained: bool
+    model: Path
+    reason: str
+    seconds: float = 0.0
+
+
+def training_dir(settings: Settings) -> Path:
+    """Where archive-generated training files (item names, synonyms, jieba dictionary) are written."""
+    return settings.home / "training"
+
+
+def prepare_inputs(settings: Settings, archive: Archive | None = None) -> TrainingInputs:
+    """The training inputs: generated from the archive when nlu.generate exists, else the repo's files."""
+    project = settings.project_dir
+    if importlib.util.find_spec("nlu.generate") is not None:
+        generate: Any = importlib.import_module("nlu.generate")
+        out = training_dir(settings)
+        out.mkdir(parents=True, exist_ok=True)
+        if archive is not None:
+            inputs = generate.prepare_training(archive, project, out)
+        else:
+            with Archive(settings.paths.archive_db) as opened:
+                inputs = generate.prepare_training(opened, project, out)
+        return TrainingInputs(Path(inputs.config), Path(inputs.domain), [Path(p) for p in inputs.data])
+    domain = project / "domain.yml"
+    if not domain.exists() and (project / "domain").is_dir():  # a domain split into several files
+        domain = project / "domain"
+    return TrainingInputs(project / "config.yml", domain, [project / "data"])
+
+
+def engine_version(settings: Settings) -> str:
+    """The installed rasa distribution(s), read from the engine virtualenv without starting Python."""
+    venv = Path(settings.rasa_bin).resolve().parent.parent
+    names = sorted(p.name for p in venv.glob("lib/python*/site-packages/rasa-*.dist-info"))
+    return ",".join(names) or settings.rasa_bin
+
+
+def fingerprint(settings: Settings, inputs: TrainingInputs) -> str:
+    digest = hashlib.sha256(engine_version(settings).encode())
+    for path in inputs.files():
+        for root in (training_dir(settings), settings.project_dir):  # stable across homes and clones
+            if path.is_relative_to(root):
+                digest.update(str(path.relative_to(root)).encode())
+                break
+        else:
+            digest.update(str(path).encode())
+        digest.update(b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def read_stamp(settings: Settings) -> dict[str, str]:
+    path = settings.paths.models_dir / STAMP_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def current_model(settings: Settings) -> Path | None:
+    """The model trained from the current fingerprint's inputs, else the newest one in models_dir."""
+    models_dir = settings.paths.models_dir
+    stamped = read_stamp(settings).get("model")
+    if stamped and (models_dir / stamped).is_file():
+        return models_dir / stamped
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+def needs_training(settings: Settings, inputs: TrainingInputs) -> tuple[bool, str]:
+    stamp = read_stamp(settings)
+    model = stamp.get("model")
+    if not model or not (settings.paths.models_dir / model).is_file():
+        return True, "no trained model"
+    if stamp.get("fingerprint") != fingerprint(settings, inputs):
+        return True, "training data changed"
+    return False, "model up to date"
+
+
+def rasa_env(settings: Settings) -> dict[str, str]:
+    """Environment for any Rasa child: our project importable, quiet, no telemetry, caches in the home."""
+    env = dict(os.environ)
+    project = str(settings.project_dir)
+    env["PYTHONPATH"] = project + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update(
+        RASA_TELEMETRY_ENABLED="false",
+        RASA_CACHE_DIRECTORY=str(settings.home / ".rasa-cache"),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        PYTHONWARNINGS="ignore::DeprecationWarning,ignore::UserWarning",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@contextmanager
+def _training_lock(settings: Settings) -> Iterator[None]:
+    """One training per home at a time (two `civic serve` on the same home must not race)."""
+    models_dir = settings.paths.ensure().models_dir
+    with (models_dir / ".train.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _stream(proc: subprocess.Popen[bytes], log_path: Path, echo_raw: bool) -> None:
+    """Copy the child's output to the training log and, unchanged (progress bars too), to the console."""
+    assert proc.stdout is not None
+    with log_path.open("ab") as log:
+        while chunk := os.read(proc.stdout.fileno(), 65536):
+            log.write(chunk)
+            if echo_raw:
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+
+
+def _prune(models_dir: Path, keep: Path) -> None:
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in models[KEEP_MODELS:]:
+        if old != keep:
+            old.unlink(missing_ok=True)
+
+
+def train(
+    settings: Settings,
+    *,
+    force: bool = False,
+    archive: Archive | None = None,
+    echo: Echo = print,
+    stream: bool = True,
+) -> TrainResult:
+    """Train into ``<home>/models`` when the inputs changed (or ``force``); returns what was done."""
+    paths = settings.paths.ensure()
+    with _training_lock(settings):
+        inputs = prepare_inputs(settings, archive)
+        needed, reason = needs_training(settings, inputs)
+        if not needed and not force:
+            model = current_model(settings)
+            assert model is not None
+            return TrainResult(False, model, reason)
+        reason = "forced" if force and not needed else reason
+        fp = fingerprint(settings, inputs)
+        log_path = paths.logs_dir / "train.log"
+        cmd = [
+            settings.rasa_bin, "train",
+            "--config", str(inputs.config),
+            "--domain", str(inputs.domain),
+            "--data", *[str(p) for p in inputs.data],
+            "--out", str(paths.models_dir),
+        ]  # fmt: skip
+        echo(f"Training the Rasa model ({reason}); log: {log_path}")
+        with log_path.open("ab") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
+        before = set(paths.models_dir.glob("*.tar.gz"))
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=settings.home,
+                env=rasa_env(settings),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            raise TrainingFailed(f"cannot run {settings.rasa_bin}: {exc}; run `make setup`") from exc
+        try:
+            _stream(proc, log_path, stream)
+            rc = proc.wait()
+        except BaseException:
+            proc.terminate()
+            proc.wait(timeout=30)
+            raise
+        seconds = time.monotonic() - started
+        new = sorted(set(paths.models_dir.glob("*.tar.gz")) - before, key=lambda p: p.stat().st_mtime)
+        if rc != 0 or not new:
+            raise TrainingFailed(f"rasa train failed (exit {rc}); see {log_path}")
+        model = new[-1]
+        stamp = {"fingerprint": fp, "model": model.name, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (paths.models_dir / STAMP_NAME).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
+        _prune(paths.models_dir, model)
+        echo(f"Trained {model.name} in {seconds:.1f} s")
+        return TrainResult(True, model, reason, seconds)
