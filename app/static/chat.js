@@ -330,7 +330,11 @@
     });
     turn.appendChild(renderFeedback(key, feedback));
     log.appendChild(turn);
-    scrollDown();
+    if (turn.offsetHeight > log.clientHeight * 0.8) {
+      log.scrollTop = Math.max(0, turn.offsetTop - 48);  // a long answer is read from its top
+    } else {
+      scrollDown();
+    }
   }
   function updateTyping() {
     typing.hidden = !Object.keys(S.inflight).length;
@@ -483,6 +487,7 @@
       S.outbox = S.outbox.filter(function (m) { return !S.answered[m.key]; });
       saveOutbox();
       S.outbox.forEach(function (m) { if (queued[m.key]) { userBubble(m.key, m.label || m.text, "queued"); } });
+      scrollDown();
     }).catch(function () {
       S.outbox.forEach(function (m) { userBubble(m.key, m.label || m.text, "queued"); });
     });
