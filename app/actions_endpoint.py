@@ -88,6 +88,14 @@ async def webhook(request: web.Request) -> web.Response:
     return web.json_response(result.model_dump() if result else None)
 
 
+def _retriever(app: web.Application) -> Any:
+    found = app.get(RETRIEVER)
+    if found is None or not callable(getattr(found, "search", None)):
+        log.warning("no retriever: guide answers come from exact names only, without search")
+        return NoRetriever()
+    return found
+
+
 async def _actions_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     conversations = Conversations(settings.paths.app_db)
@@ -96,7 +104,7 @@ async def _actions_ctx(app: web.Application) -> AsyncIterator[None]:
     if archive is not None:
         ctx = BotContext(
             archive=archive,
-            retriever=app.get(RETRIEVER) or NoRetriever(),
+            retriever=_retriever(app),
             conversations=conversations,
             tuning=Tuning.from_extra(settings.extra),
         )

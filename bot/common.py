@@ -15,11 +15,18 @@ def language(tracker: Tracker) -> str:
     return "en" if tracker.get_slot("language") == "en" else "zh"
 
 
+def entities(tracker: Tracker, name: str) -> list[str]:
+    """Every (synonym-mapped) value of ``name`` in the latest message; the regex extractor's first."""
+    found = [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
+    found.sort(key=lambda e: e.get("extractor") != "RegexEntityExtractor")
+    values = [str(e["value"]).strip() for e in found if isinstance(e.get("value"), str)]
+    return [v for v in dict.fromkeys(values) if v]
+
+
 def entity(tracker: Tracker, name: str) -> str | None:
-    """The (synonym-mapped) value of the last ``name`` entity in the latest message."""
-    values = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
-    values = [v for v in values if isinstance(v, str) and v.strip()]
-    return values[-1].strip() if values else None
+    """The best value of the ``name`` entity in the latest message (a regex match beats a model guess)."""
+    values = entities(tracker, name)
+    return values[0] if values else None
 
 
 def user_text(tracker: Tracker) -> str:

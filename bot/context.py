@@ -6,14 +6,15 @@ with small fakes) and handed to every action's constructor.
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
 from archive.models import Application, DocType, Document, Status
-from nlu.names import aliases
+from nlu.names import aliases, names
 from retrieval.types import Citation, Filters, Hit
 
 
@@ -55,6 +56,45 @@ class Tuning:
         return cls(**known)
 
 
+_BRACKETS = str.maketrans({"[": "〔", "]": "〕", "［": "〔", "］": "〕", "(": "〔", ")": "〕", "（": "〔",
+                           "）": "〕", "號": "号", "發": "发", "辦": "办", "規": "规"})
+
+
+def normalise_doc_no(doc_no: str) -> str:
+    """「示府规[2019]3號」 and 「示府规〔2019〕3号」 are the same 文号."""
+    return re.sub(r"\s+", "", doc_no).translate(_BRACKETS)
+
+
+@dataclass
+class NameIndex:
+    seq: int
+    unique: dict[str, str]  # unambiguous guide name (title, short title, keyword) -> id
+    shared: dict[str, list[str]]  # a name several guides share -> their ids
+    doc_nos: dict[str, str]  # normalised 文号 -> policy id (any status: abolished ones name successors)
+
+    @classmethod
+    def build(cls, docs: Iterable[Document], seq: int) -> NameIndex:
+        guides, doc_nos = [], {}
+        for doc in docs:
+            if doc.type == DocType.GUIDE and doc.status == Status.PUBLISHED:
+                guides.append(doc)
+            elif doc.doc_no:
+                doc_nos[normalise_doc_no(doc.doc_no)] = doc.id
+        ids = {d.title: d.id for d in guides}
+        unique = {name: ids[title] for name, title in aliases(guides).items()}
+        unique.update(ids)  # a full title always wins
+        shared: dict[str, list[str]] = {}
+        for doc in guides:
+            for name in names(doc):
+                if name not in unique:
+                    shared.setdefault(name, []).append(doc.id)
+        return cls(seq, unique, shared, doc_nos)
+
+    def mentions(self, text: str) -> bool:
+        """Does ``text`` name some guide (by any of its names)?"""
+        return any(name in text for name in (*self.unique, *self.shared) if len(name) >= 2)
+
+
 @dataclass
 class BotContext:
     archive: ArchiveAPI
@@ -62,29 +102,42 @@ class BotContext:
     conversations: ConversationsAPI
     tuning: Tuning = field(default_factory=Tuning)
     today: Callable[[], str] = field(default=lambda: date.today().isoformat())
-    _titles: dict[str, str] = field(default_factory=dict, init=False, repr=False)
-    _seq: int = field(default=-1, init=False, repr=False)
+    _index: NameIndex | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def guide_names(self) -> dict[str, str]:
-        """Every unambiguous name of a published guide (title, short title, keyword) -> guide id.
-
-        Rebuilt when the archive has changed since the last call."""
-        seq, _ = self.archive.changes_since(max(self._seq, 0))
+    def names(self) -> NameIndex:
+        """The name index of published guides and of every policy's 文号, rebuilt when the archive changed."""
+        seq, _ = self.archive.changes_since(0)
         with self._lock:
-            if self._seq < 0 or seq != self._seq:
-                guides = [d for d in self.archive.iter_documents(statuses=[Status.PUBLISHED])
-                          if d.type == DocType.GUIDE]
-                ids = {d.title: d.id for d in guides}
-                names = {name: ids[title] for name, title in aliases(guides).items()}
-                names.update(ids)  # a full title always wins
-                self._titles, self._seq = names, seq
-            return self._titles
+            if self._index is None or self._index.seq != seq:
+                self._index = NameIndex.build(self.archive.iter_documents(), seq)
+            return self._index
 
     def guide_by_title(self, name: str) -> Document | None:
         """The published guide called ``name`` (its title or one of its unambiguous informal names)."""
-        doc_id = self.guide_names().get(name.strip())
+        doc_id = self.names().unique.get(name.strip())
         return self.archive.find(doc_id) if doc_id else None
+
+    def guides_named(self, name: str) -> list[Document]:
+        """The guides sharing the informal name ``name`` (「提公积金」: rent, purchase, retirement)."""
+        found = (self.archive.find(i) for i in self.names().shared.get(name.strip(), []))
+        return [d for d in found if d is not None]
+
+    def policy_by_doc_no(self, doc_no: str) -> Document | None:
+        doc_id = self.names().doc_nos.get(normalise_doc_no(doc_no))
+        return self.archive.find(doc_id) if doc_id else None
+
+    def successor(self, doc: Document) -> Document | None:
+        """The end of the ``replaced_by`` chain of a document that is no longer in force."""
+        seen = {doc.id}
+        current = doc
+        while current.replaced_by and current.replaced_by not in seen:
+            nxt = self.archive.find(current.replaced_by)
+            if nxt is None:
+                break
+            seen.add(nxt.id)
+            current = nxt
+        return current if current is not doc else None
 
     def citation(self, doc: Document) -> Citation:
         return Citation.of(doc, self.today())

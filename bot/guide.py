@@ -6,7 +6,7 @@ for the residence permit.  When a question fits several guides about equally, th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -21,6 +21,13 @@ from retrieval.types import Citation, Filters, Hit
 GUIDES = Filters(type=DocType.GUIDE)
 
 
+class Option(NamedTuple):
+    """One candidate guide offered when a question fits several."""
+
+    title: str
+    citation: Citation
+
+
 class GuideLookup:
     """Finds the guide a question is about: exact title, then retrieval; several close hits -> options."""
 
@@ -29,18 +36,21 @@ class GuideLookup:
 
     def resolve(
         self, item: str | None, text: str, context_item: str | None
-    ) -> tuple[Document | None, Citation | None, list[Hit]]:
+    ) -> tuple[Document | None, Citation | None, list[Option]]:
         if item:
             query = item
+        elif context_item and (is_follow_up(text) or not self.ctx.names().mentions(text)):
+            query = context_item  # 「那要多少钱」: the service in context
         elif is_follow_up(text):
-            if not context_item:
-                return None, None, []
-            query = context_item
+            return None, None, []
         else:
             query = text
         exact = self.ctx.guide_by_title(query)
         if exact is not None:
             return exact, self.ctx.citation(exact), []
+        sharing = self.ctx.guides_named(query)
+        if len(sharing) > 1:
+            return None, None, [Option(d.title, self.ctx.citation(d)) for d in sharing[:3]]
         hits = self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
         if not hits:
             return None, None, []
@@ -48,7 +58,7 @@ class GuideLookup:
         if len(containing) == 1:
             hits = containing
         elif len(hits) > 1 and hits[1].score >= self.ctx.tuning.ambiguity_ratio * hits[0].score:
-            return None, None, hits[:3]
+            return None, None, [Option(h.title, h.citation) for h in hits[:3]]
         doc = self.ctx.archive.find(hits[0].doc_id)
         return doc, hits[0].citation if doc else None, []
 
