@@ -3,8 +3,10 @@ SHELL := /bin/bash
 CIVIC := .venv/bin/civic
 PY := .venv/bin/python
 HOME_DIR ?= var
+PORT ?= 8000
+SERVE_ARGS ?=
 
-.PHONY: help setup run test test-fast lint typecheck bench clean
+.PHONY: help setup run train test test-fast lint typecheck bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -12,8 +14,11 @@ help:  ## list the targets
 setup:  ## create/refresh .venv (app) and .venv-rasa (engine); idempotent
 	@scripts/setup.sh
 
-run: setup  ## seed the demo corpus, build indexes, train if data changed, serve on http://127.0.0.1:8000
-	$(CIVIC) --home $(HOME_DIR) serve
+run: setup  ## seed demo corpus, build index, train if data changed, serve on :8000 (PORT=, HOME_DIR=)
+	$(CIVIC) --home $(HOME_DIR) serve --port $(PORT) $(SERVE_ARGS)
+
+train: setup  ## retrain the Rasa model in HOME_DIR if its training data changed
+	$(CIVIC) --home $(HOME_DIR) train
 
 test: setup  ## the whole suite: lint, types, unit, engine end-to-end and browser tests
 	.venv/bin/ruff check .
@@ -27,8 +32,11 @@ lint: setup  ## ruff + mypy
 	.venv/bin/ruff check .
 	.venv/bin/mypy .
 
+typecheck: setup  ## mypy only
+	.venv/bin/mypy .
+
 bench: setup  ## retrieval and dialogue benchmarks; results go to bench/RESULTS.md
 	$(PY) -m bench.run
 
 clean:  ## remove the demo data directory (keeps the virtualenvs)
-	rm -rf var
+	rm -rf $(HOME_DIR)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
 
 from civic.errors import CivicError, EngineUnavailable, InvalidInput, NotFound
 
@@ -53,3 +54,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return json_error(500, "internal error; the details are in the app log", "InternalError")
+
+
+class QuietAccessLogger(AccessLogger):
+    """The access log without successful health probes (the supervisor polls /healthz)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.path == "/healthz" and response.status == 200:
+            return
+        super().log(request, response, time)

@@ -97,14 +97,15 @@ def prepare_home(settings: Settings, *, demo: bool = True, echo: Echo = print) -
         if retriever_cls is None:
             echo("retrieval.service is not installed: no search index built")
         else:
-            retriever = retriever_cls(settings, archive)
-            if not paths.index_dir.exists() or not any(paths.index_dir.iterdir()):
+            retriever = retriever_cls(settings, archive)  # cheap: models load only when needed
+            store = getattr(retriever, "store", None)
+            if store is None or store.current() is None:
                 echo("Building the retrieval index ...")
                 echo(f"  index: {retriever.rebuild()}")
+            elif archive.changes_since(store.change_seq())[1]:  # checked without loading any model
+                echo(f"  index refreshed: {retriever.refresh()} changed documents")
             else:
-                changed = retriever.refresh()
-                if changed:
-                    echo(f"  index refreshed: {changed} changed documents")
+                echo("Retrieval index: up to date")
         result = train(settings, archive=archive, echo=echo)
         if not result.trained:
             echo(f"Rasa model {result.model.name}: {result.reason}")

@@ -93,15 +93,19 @@ def engine_version(settings: Settings) -> str:
 
 
 def fingerprint(settings: Settings, inputs: TrainingInputs) -> str:
+    """Hash of the inputs, independent of where the home and the clone live (a copied home keeps its
+    model: generated files mention the home's absolute path, e.g. the jieba dictionary folder)."""
+    # the training folder first: it may sit inside the project (./var/training)
+    roots = [(training_dir(settings).resolve(), b"<training>"), (settings.project_dir.resolve(), b"<proj>")]
     digest = hashlib.sha256(engine_version(settings).encode())
     for path in inputs.files():
-        for root in (training_dir(settings), settings.project_dir):  # stable across homes and clones
-            if path.is_relative_to(root):
-                digest.update(str(path.relative_to(root)).encode())
-                break
-        else:
-            digest.update(str(path).encode())
-        digest.update(b"\0" + path.read_bytes() + b"\0")
+        name, content = b"", path.read_bytes()
+        for root, placeholder in roots:
+            if not name and path.resolve().is_relative_to(root):
+                name = placeholder + b"/" + str(path.resolve().relative_to(root)).encode()
+            content = content.replace(str(root).encode(), placeholder)
+        name = name or str(path).encode()
+        digest.update(name + b"\0" + content + b"\0")
     return digest.hexdigest()
 
 

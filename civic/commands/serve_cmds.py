@@ -53,11 +53,17 @@ def app_worker(ctx: click.Context, host: str | None, port: int | None) -> None:
     from aiohttp import web
 
     from app.factory import create_app
+    from app.middlewares import QuietAccessLogger
 
     settings = _settings(ctx, host=host, port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     web.run_app(
-        create_app(settings), host=settings.host, port=settings.port, print=None, shutdown_timeout=5
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=5,
+        access_log_class=QuietAccessLogger,
     )
 
 

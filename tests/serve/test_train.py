@@ -73,3 +73,13 @@ def test_inputs_fall_back_to_the_project_files(fake_home: Path, project: Path) -
     assert inputs.domain == project / "domain.yml"
     assert inputs.data == [project / "data"]
     assert [p.name for p in inputs.files()] == ["config.yml", "domain.yml", "nlu.yml"]
+
+
+def test_a_copied_home_keeps_its_model(fake_home: Path, tmp_path: Path) -> None:
+    from tests.engine_fixtures import copy_home
+
+    first = train(load_settings(fake_home), echo=lambda m: None, stream=False)
+    copy = copy_home(fake_home, tmp_path / "copy")
+    again = train(load_settings(copy), echo=lambda m: None, stream=False)
+    assert not again.trained, again.reason
+    assert again.model.name == first.model.name and again.model.parent == copy / "models"
