@@ -1,0 +1,132 @@
+"""Guide and contact answers: the aspect asked, the others as buttons, citations, context, disambiguation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.context import BotContext
+from bot.guide import ActionAnswerContact, ActionAnswerGuide
+from tests.bot.conftest import FakeRetriever, ent, responses, slot_events, tracker
+
+BIRTH = "新生儿出生登记（上户口）"
+PERMIT = "居住证办理（首次申领）"
+
+
+async def run(action: Any, dispatcher: CollectingDispatcher, t: Any, domain: dict[str, Any]) -> list[Any]:
+    return await action.run(dispatcher, t, domain)
+
+
+async def test_materials_answer_is_a_checklist_with_the_other_parts_as_buttons_and_a_citation(
+    ctx: BotContext, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    t = tracker("孩子刚出生上户口要带啥", entities=[ent("item", BIRTH), ent("aspect", "materials")])
+    events = await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_guide_materials"]
+    message = dispatcher.messages[0]
+    assert message["item"] == BIRTH
+    assert message["materials"].startswith("☐ 1. 《出生医学证明》")
+    assert message["custom"]["card"]["checklist"][0].startswith("《出生医学证明》")
+    assert [c["id"] for c in message["custom"]["citations"]] == ["SF-G-003"]
+    assert message["custom"]["citations"][0]["url"].endswith("sf-g-003.html")
+    payloads = [b["payload"] for b in message["buttons"]]
+    assert all(p.startswith("/ask_guide{") for p in payloads)
+    assert {json.loads(p[len("/ask_guide"):])["aspect"] for p in payloads} >= {"fees", "location", "steps"}
+    assert "materials" not in {json.loads(p[len("/ask_guide"):])["aspect"] for p in payloads}
+    assert message["buttons"][0]["title"] == "收费标准"  # label text from domain.yml
+    assert slot_events(events) == {"item": BIRTH, "aspect": "materials"}
+
+
+async def test_follow_up_without_a_service_answers_for_the_one_in_context(
+    ctx: BotContext, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    t = tracker("那要多少钱？", slots={"item": PERMIT})
+    events = await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_guide_fees"]
+    assert dispatcher.messages[0]["fees"].startswith("首次申领免费")
+    assert slot_events(events)["item"] == PERMIT
+
+
+async def test_informal_name_and_untagged_aspect_are_understood(
+    ctx: BotContext, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    t = tracker("扯证要多久", entities=[ent("item", "扯证")])
+    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_guide_time_limit"]
+    assert dispatcher.messages[0]["item"] == "结婚登记"
+    assert dispatcher.messages[0]["legal"] == "当场办理"
+
+
+async def test_a_name_several_guides_share_offers_them_as_buttons(
+    ctx: BotContext, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    t = tracker("提公积金要什么材料", entities=[ent("item", "提公积金"), ent("aspect", "materials")])
+    events = await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_guide_which"]
+    buttons = dispatcher.messages[0]["buttons"]
+    assert len(buttons) == 3
+    assert all("住房公积金提取" in b["title"] for b in buttons)
+    assert all(json.loads(b["payload"][len("/ask_guide"):])["aspect"] == "materials" for b in buttons)
+    assert len(dispatcher.messages[0]["custom"]["citations"]) == 3
+    assert "item" not in slot_events(events)
+
+
+async def test_retrieval_finds_the_guide_when_no_name_matches(
+    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    retriever.add("宝宝刚生下来要去派出所登记什么", ("SF-G-003", 0.8), ("SF-G-004", 0.3))
+    await run(ActionAnswerGuide(ctx), dispatcher, tracker("宝宝刚生下来要去派出所登记什么"), domain)
+    assert responses(dispatcher) == ["utter_guide_overview"]
+    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-003"
+
+
+async def test_close_retrieval_scores_ask_which_one(
+    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    retriever.add("驾照的事情怎么弄", ("SF-G-019", 0.7), ("SF-G-020", 0.68), ("SF-G-021", 0.2))
+    await run(ActionAnswerGuide(ctx), dispatcher, tracker("驾照的事情怎么弄"), domain)
+    assert responses(dispatcher) == ["utter_guide_which"]
+    assert [b["title"] for b in dispatcher.messages[0]["buttons"]][:2] == [
+        "机动车驾驶证期满换证", "机动车驾驶证补证"]
+
+
+async def test_unknown_service_says_so_and_is_logged_for_curation(
+    ctx: BotContext, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    events = await run(ActionAnswerGuide(ctx), dispatcher, tracker("办游艇驾照需要什么材料"), domain)
+    assert responses(dispatcher) == ["utter_guide_not_found"]
+    assert slot_events(events)["item"] is None
+    assert ctx.conversations.list_log("fallback")[0]["text"] == "办游艇驾照需要什么材料"  # type: ignore[attr-defined]
+
+
+async def test_follow_up_without_context_asks_which_service(
+    ctx: BotContext, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    await run(ActionAnswerGuide(ctx), dispatcher, tracker("那要多少钱？"), domain)
+    assert responses(dispatcher) == ["utter_ask_item"]
+
+
+async def test_english_question_gets_english_labels(
+    ctx: BotContext, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    t = tracker("how much is a passport", entities=[ent("item", "办护照"), ent("aspect", "fees")],
+                slots={"language": "en"})
+    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_guide_fees"]
+    assert "Documents needed" in [b["title"] for b in dispatcher.messages[0]["buttons"]]
+
+
+async def test_contact_gives_the_service_phone_with_its_source_or_the_general_line(
+    ctx: BotContext, domain: dict[str, Any]
+) -> None:
+    first = CollectingDispatcher()
+    await ActionAnswerContact(ctx).run(first, tracker("电话多少", "ask_contact", slots={"item": "结婚登记"}),
+                                       domain)
+    assert responses(first) == ["utter_guide_phone"]
+    assert first.messages[0]["phone"] == "0799-87651520"
+    assert first.messages[0]["custom"]["citations"][0]["id"] == "SF-G-001"
+    second = CollectingDispatcher()
+    await ActionAnswerContact(ctx).run(second, tracker("电话多少", "ask_contact"), domain)
+    assert responses(second) == ["utter_contact_general"]

@@ -1,0 +1,62 @@
+"""Policy answers (by 文号, with the successor of an abolished one) and the language of replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.context import BotContext
+from bot.language import ActionDetectLanguage, detect_language
+from bot.policy import ActionAnswerPolicy
+from tests.bot.conftest import FakeRetriever, ent, responses, slot_events, tracker
+
+
+async def test_abolished_policy_by_doc_no_names_its_successor(
+    ctx: BotContext, domain: dict[str, Any]
+) -> None:
+    dispatcher = CollectingDispatcher()
+    t = tracker("示府规[2019]3號还有效吗", "ask_policy",
+                entities=[ent("doc_no", "示府规[2019]3號", "RegexEntityExtractor")])
+    await ActionAnswerPolicy(ctx).run(dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_policy_found", "utter_doc_not_current"]
+    assert dispatcher.messages[1]["new_doc_no"] == "示府规〔2025〕5号"
+    citations = dispatcher.messages[0]["custom"]["citations"]
+    assert [c["id"] for c in citations] == ["SF-P-001", "SF-P-002"]
+    assert citations[0]["status"] == "abolished" and citations[0]["is_current"] is False
+
+
+async def test_topic_question_goes_to_retrieval_with_policy_filters(
+    ctx: BotContext, retriever: FakeRetriever, domain: dict[str, Any]
+) -> None:
+    retriever.add("低保", ("SF-P-006", 0.9))
+    dispatcher = CollectingDispatcher()
+    t = tracker("低保有什么政策", "ask_policy", entities=[ent("topic", "低保"), ent("year", "2024")])
+    await ActionAnswerPolicy(ctx).run(dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_policy_found"]
+    assert dispatcher.messages[0]["doc_no"] == "示府规〔2024〕9号"
+    _, filters = retriever.calls[-1]
+    assert filters is not None and filters.issued_from == "2024-01-01" and filters.type == "policy"
+
+
+async def test_nothing_found_says_so(ctx: BotContext, domain: dict[str, Any]) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerPolicy(ctx).run(dispatcher, tracker("火星移民政策", "ask_policy"), domain)
+    assert responses(dispatcher) == ["utter_policy_not_found"]
+
+
+def test_language_follows_the_script_of_the_message() -> None:
+    assert detect_language("孩子刚出生上户口要带啥") == "zh"
+    assert detect_language("居住證要帶什麼") == "zh"
+    assert detect_language("how much is a passport") == "en"
+    assert detect_language("HD202610120003") is None
+    assert detect_language("9187") is None
+    assert detect_language('/ask_guide{"aspect":"fees"}') is None
+
+
+async def test_language_slot_is_set_only_when_it_changes() -> None:
+    action = ActionDetectLanguage()
+    events = await action.run(CollectingDispatcher(), tracker("hello there", "greet"), {})
+    assert slot_events(events) == {"language": "en"}
+    same = await action.run(CollectingDispatcher(), tracker("你好", "greet"), {})
+    assert same == []
