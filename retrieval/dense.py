@@ -30,6 +30,9 @@ KINDS = ("flat", "ivf", "hnsw")
 COMPACT_AT = 0.2  # HNSW: rebuild when tombstones exceed this share of the stored vectors
 INDEX_FILE, IDS_FILE, META_FILE = "dense.faiss", "dense_ids.json", "dense.json"
 
+# Half the cores (one here): queries are answered one at a time, and a spinning OpenMP pool on cores shared
+# with the Rasa engine costs more than it gains.
+THREADS = max(1, (os.cpu_count() or 1) // 2)
 _faiss: Any = faiss  # faiss ships partial type hints; the search-parameter classes are missing from them
 Results = list[list[tuple[str, float]]]
 
@@ -63,7 +66,7 @@ class DenseIndex:
         self._tombstones: set[int] = set()  # HNSW labels removed but still in the graph
         self._next = 0
         self._selector: Any = None
-        faiss.omp_set_num_threads(max(1, min(2, os.cpu_count() or 1)))  # this machine: 2 shared cores
+        faiss.omp_set_num_threads(THREADS)
         self._index: Any = self._empty() if kind != "ivf" else None
 
     # construction -------------------------------------------------------------------------------
@@ -71,7 +74,8 @@ class DenseIndex:
     def build(cls, ids: Sequence[str], vecs: np.ndarray, threshold: int, kind: str = "",
               **params: Any) -> DenseIndex:
         """A new index over ``ids``/``vecs``: flat up to ``threshold`` passages, else ``kind`` (ivf)."""
-        dim = int(np.asarray(vecs).shape[1]) if len(ids) else int(params.pop("dim", 384))
+        arr = np.asarray(vecs)
+        dim = int(arr.shape[1]) if arr.ndim == 2 else int(params.pop("dim", 384))
         chosen = "flat" if len(ids) <= threshold else (kind or "ivf")
         index = cls(dim, chosen, **params)
         index.add(ids, vecs)

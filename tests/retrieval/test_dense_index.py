@@ -60,6 +60,8 @@ def test_build_is_flat_up_to_the_threshold() -> None:
     assert DenseIndex.build(ids, vecs, threshold=100).kind == "flat"
     assert DenseIndex.build(ids, vecs, threshold=99).kind == "ivf"
     assert ivf_cells(100_000) == 1264
+    empty = DenseIndex.build([], np.zeros((0, 24), dtype=np.float32), threshold=10)
+    assert (empty.kind, empty.dim, len(empty)) == ("flat", 24, 0)
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
