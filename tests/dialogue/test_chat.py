@@ -1,0 +1,79 @@
+"""ChatService: the reply shape of the API, paused sessions, and the intent report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app.chat import ChatService, shape
+from app.conversations import Conversations
+from bot.texts import load_domain
+from civic.config import REPO_ROOT
+
+
+class FakeEngine:
+    def __init__(self, replies: list[dict[str, Any]]) -> None:
+        self.replies = replies
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, session: str, text: str) -> list[dict[str, Any]]:
+        self.sent.append((session, text))
+        return self.replies
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        return {"intent": {"name": "ask_guide", "confidence": 0.912345}}
+
+
+REST_REPLY = [
+    {"recipient_id": "s", "text": "「结婚登记」的收费标准：免费",
+     "buttons": [{"title": "所需材料", "payload": '/ask_guide{"aspect": "materials"}'}]},
+    {"recipient_id": "s", "custom": {"card": {"type": "guide", "title": "结婚登记"},
+                                     "citations": [{"id": "SF-G-001", "title": "结婚登记"}]}},
+    {"recipient_id": "s", "text": "还有什么可以帮您？"},
+]
+
+
+def test_custom_payload_attaches_card_and_citations_to_the_text_before_it() -> None:
+    messages, handoff = shape(REST_REPLY)
+    assert handoff is False
+    assert len(messages) == 2
+    first, second = messages
+    assert first["buttons"] == [{"title": "所需材料", "payload": '/ask_guide{"aspect": "materials"}'}]
+    assert first["card"]["title"] == "结婚登记"
+    assert first["citations"] == [{"id": "SF-G-001", "title": "结婚登记"}]
+    assert second == {"text": "还有什么可以帮您？", "buttons": [], "card": None, "citations": []}
+
+
+async def test_reply_has_the_issue_shape_with_intent(tmp_path: Path) -> None:
+    service = ChatService(FakeEngine(REST_REPLY), Conversations(tmp_path / "app.db"))
+    reply = (await service.handle("s", "结婚登记多少钱")).to_json()
+    assert set(reply) == {"session", "messages", "intent", "handoff"}
+    assert reply["intent"] == {"name": "ask_guide", "confidence": 0.9123}
+    assert reply["handoff"] is False
+    assert set(reply["messages"][0]) == {"text", "buttons", "card", "citations"}
+
+
+async def test_paused_session_goes_to_the_ticket_not_the_bot(tmp_path: Path) -> None:
+    conversations = Conversations(tmp_path / "app.db")
+    engine = FakeEngine(REST_REPLY)
+    service = ChatService(engine, conversations, load_domain(REPO_ROOT / "domain"))
+    ticket = conversations.handover("s", "转人工", [{"role": "citizen", "text": "转人工"}])
+    reply = await service.handle("s", "请尽快联系我")
+    assert reply.handoff is True
+    assert engine.sent == []
+    assert ticket.id in reply.messages[0]["text"]  # utter_paused from domain.yml
+    assert conversations.get_ticket(ticket.id).transcript[-1] == {"role": "citizen", "text": "请尽快联系我"}
+    english = await service.handle("s", "are you there?")
+    assert english.messages[0]["text"].startswith("Your message")
+    conversations.release("s")
+    resumed = await service.handle("s", "你好")
+    assert resumed.handoff is False and engine.sent == [("s", "你好")]
+    assert conversations.get_ticket(ticket.id).status == "closed"
+
+
+async def test_an_action_handing_over_sets_handoff() -> None:
+    service = ChatService(FakeEngine([{"text": "已为您转接", "recipient_id": "s"},
+                                      {"custom": {"handoff": True, "ticket": "H1"}, "recipient_id": "s"}]))
+    reply = await service.handle("s", "转人工")
+    assert reply.handoff is True
+    assert [m["text"] for m in reply.messages] == ["已为您转接"]
