@@ -79,6 +79,13 @@ class LexicalIndex:
         self.tokens.extend(self.tokenizer.tokens(t) for t in texts)
         self._compute()
 
+    def clone(self) -> LexicalIndex:
+        """A copy that can be changed while this one keeps serving searches."""
+        other = LexicalIndex(self.tokenizer, self.params)
+        other.ids, other.groups, other.tokens = list(self.ids), list(self.groups), list(self.tokens)
+        other.vocab, other.weights, other._row = self.vocab, self.weights, dict(self._row)
+        return other
+
     def remove(self, ids: Sequence[str], recompute: bool = True) -> int:
         doomed = set(ids)
         keep = [i for i, pid in enumerate(self.ids) if pid not in doomed]
@@ -151,34 +158,44 @@ class LexicalIndex:
         return weights.maximum(borrowed).tocsr().astype(np.float32)
 
     # searching -----------------------------------------------------------------------------------------
-    def query_vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(token columns, weights) of a normalised query; empty when no token is in the vocabulary."""
+    def query_vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """(token columns, weights, number of query tokens missing from the vocabulary)."""
         p = self.params
         stream = {BIGRAM_MARK: p.bigram_weight, UNIGRAM_MARK: p.unigram_weight}
         acc: dict[int, float] = defaultdict(float)
+        missing = 0
         for tok in self.tokenizer.tokens(text):
             col = self.vocab.get(tok)
             if col is not None:
                 acc[col] += stream.get(tok[0], p.word_weight)
+            else:
+                missing += 1
         cols = np.fromiter(acc.keys(), dtype=np.int64, count=len(acc))
         vals = np.fromiter(acc.values(), dtype=np.float32, count=len(acc))
-        return cols, vals
+        return cols, vals, missing
 
     def scores(self, text: str, mask: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every passage row (0 where ``mask`` is False), before local re-scoring."""
         out = np.zeros(len(self.ids), dtype=np.float32)
-        cols, vals = self.query_vector(text)
+        cols, vals, _ = self.query_vector(text)
         if len(cols) and len(self.ids):
             out = np.asarray(self.weights[:, cols] @ vals).ravel().astype(np.float32)
         if mask is not None:
             out[~mask] = 0.0
         return out
 
-    def search(self, text: str, k: int = 50, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The best ``k`` passage rows for a normalised query as (row, score), best first."""
+    def search(
+        self, text: str, k: int = 50, mask: np.ndarray | None = None
+    ) -> list[tuple[int, float, float]]:
+        """The best ``k`` passage rows for a normalised query as (row, score, coverage), best first.
+
+        ``coverage`` is the share of the query's IDF-weighted tokens the passage contains, in [0, 1]: a
+        calibrated confidence (a BM25 score depends on the corpus), with tokens missing from the vocabulary
+        counted as unmatched at the highest IDF.
+        """
         if not self.ids:
             return []
-        cols, vals = self.query_vector(text)
+        cols, vals, missing = self.query_vector(text)
         if not len(cols):
             return []
         sub_all = self.weights[:, cols].tocsr()
@@ -203,7 +220,14 @@ class LexicalIndex:
             scores[:lk] = floor + rescored * (scores[:lk].sum() / max(rescored.sum(), 1e-9))
             order = np.argsort(-scores, kind="stable")
             top, scores = top[order], scores[order]
-        return [(int(r), float(s)) for r, s in zip(top[:k], scores[:k], strict=True)]
+        top, scores = top[:k], scores[:k]
+        n = len(self.ids)
+        df = np.diff(self.weights.indptr)[cols]
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)) * vals
+        total = float(idf.sum()) + missing * float(np.log1p(n / 0.5))
+        present = (sub_all[top] > 0).toarray()
+        cover = present @ idf / total if total else np.zeros(len(top))
+        return [(int(r), float(s), float(c)) for r, s, c in zip(top, scores, cover, strict=True)]
 
     # persistence ---------------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:

@@ -15,10 +15,13 @@ Every passage carries the document id, the field name and the catalog metadata u
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
 
-from archive.models import GUIDE_FIELDS, GUIDE_LIST_FIELDS, DocType, Document
+from archive.models import GUIDE_FIELDS, GUIDE_LIST_FIELDS, DocType, Document, Status
 from retrieval.types import Passage
 
 MAX_CHARS = 600  # a passage longer than this is cut
@@ -166,3 +169,29 @@ def split_all(docs: Iterable[Document]) -> list[Passage]:
     for doc in docs:
         out.extend(split(doc))
     return out
+
+
+def save(passages: Iterable[Passage], path: Path, extra: dict[str, dict[str, object]] | None = None) -> None:
+    """Write passages as JSON lines; ``extra[pid]`` adds keys to a passage's line (e.g. a dense weight)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for p in passages:
+            rec: dict[str, object] = asdict(p)
+            rec.pop("highlight", None)
+            if extra and p.id in extra:
+                rec["extra"] = extra[p.id]
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def load(path: Path) -> tuple[list[Passage], dict[str, dict[str, object]]]:
+    passages: list[Passage] = []
+    extra: dict[str, dict[str, object]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            more = rec.pop("extra", None)
+            rec["doc_type"] = DocType(rec["doc_type"])
+            rec["status"] = Status(rec["status"])
+            passages.append(Passage(**rec))
+            if more:
+                extra[rec["id"]] = more
+    return passages, extra

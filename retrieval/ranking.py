@@ -1,0 +1,158 @@
+"""Hybrid ranking: fuse lexical and dense passage scores, boost title matches, collapse to documents and
+mark the matching words in the best passages.
+
+Fusion is a weighted sum of max-normalised scores: ``lexical/max + w · α · dense'`` where ``dense'`` is the
+cosine rescaled to [0, 1] over the dense candidates, ``α`` (``FusionParams.dense_alpha``) is tuned on a
+development set by ``retrieval.evaluate.tune`` and ``w`` is the per-query fitness weight from
+``retrieval.fitness`` (0 when the embedding model cannot read the query's script, so such a model never
+moves the ranking).  A score-based fusion keeps the lexical evidence's margins, which reciprocal-rank
+fusion throws away (RRF with an unreadable model is what halved Recall@5 in the field guide).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from retrieval.normalize import normalize, to_simplified
+from retrieval.tokenize import Tokenizer
+from retrieval.types import Passage
+
+HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE = "【", "】"
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    dense_alpha: float = 0.5  # weight of the dense signal at full fitness
+    title_beta: float = 0.3  # multiplicative boost for a query that names the document's title
+    passages_per_hit: int = 2
+
+
+def fuse(
+    lexical: Sequence[tuple[str, float]],
+    dense: Sequence[tuple[str, float]],
+    dense_weight: float,
+    passage_weight: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """Passage id → fused score.
+
+    ``dense_weight`` is ``α · fitness weight of the query``; ``passage_weight`` (default 1) is the fitness
+    weight of each passage's own text, so a passage the model cannot read gets no dense score either.
+    """
+    fused: dict[str, float] = {}
+    top_lex = max((s for _, s in lexical), default=0.0)
+    if top_lex > 0:
+        for pid, score in lexical:
+            fused[pid] = score / top_lex
+    if dense and dense_weight > 0:
+        scores = [s for _, s in dense]
+        lo, hi = min(scores), max(scores)
+        span = hi - lo
+        for pid, score in dense:
+            scaled = (score - lo) / span if span > 1e-9 else 1.0
+            pw = passage_weight.get(pid, 0.0) if passage_weight is not None else 1.0
+            fused[pid] = fused.get(pid, 0.0) + dense_weight * pw * scaled
+    return fused
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = re.sub(r"\W", "", text)
+    if len(chars) < 2:
+        return {chars} if chars else set()
+    return {chars[i : i + 2] for i in range(len(chars) - 1)}
+
+
+def title_match(query_norm: str, title: str) -> float:
+    """How completely the query names the title, in [0, 1]: share of the title's bigrams in the query.
+
+    Squared so that a partial overlap (two words in common) counts little and a named service item
+    (结婚登记 in "结婚登记要带什么") counts fully.
+    """
+    title_bi = _bigrams(normalize(title))
+    if not title_bi:
+        return 0.0
+    share = len(title_bi & _bigrams(query_norm)) / len(title_bi)
+    return share * share
+
+
+@dataclass
+class DocScore:
+    doc_id: str
+    score: float
+    passages: list[tuple[Passage, float]]
+
+
+def collapse(
+    scores: dict[str, float],
+    passages: dict[str, Passage],
+    query_norm: str,
+    params: FusionParams,
+) -> list[DocScore]:
+    """Group passage scores by document (the best passage's score counts), apply the title boost, and
+    return documents best first, each with its best passages."""
+    by_doc: dict[str, list[tuple[Passage, float]]] = {}
+    for pid, score in scores.items():
+        passage = passages.get(pid)
+        if passage is None or score <= 0:
+            continue
+        by_doc.setdefault(passage.doc_id, []).append((passage, score))
+    out: list[DocScore] = []
+    for doc_id, items in by_doc.items():
+        items.sort(key=lambda item: -item[1])
+        best = items[0][1]
+        if params.title_beta > 0:
+            best *= 1.0 + params.title_beta * title_match(query_norm, items[0][0].title)
+        out.append(DocScore(doc_id, best, items[: max(1, params.passages_per_hit)]))
+    out.sort(key=lambda d: (-d.score, d.doc_id))
+    return out
+
+
+def query_terms(tokenizer: Tokenizer, query_norm: str) -> list[str]:
+    """The words worth marking in a passage: jieba words of the query (longest first)."""
+    words = {w for w in tokenizer.words(query_norm) if len(w) >= 2 or not w.isascii()}
+    return sorted(words, key=len, reverse=True)
+
+
+def _aligned(text: str) -> str:
+    """A normalised copy of ``text`` with exactly one character per original character."""
+    whole = to_simplified(unicodedata.normalize("NFKC", text)).lower()
+    if len(whole) == len(text):
+        return whole
+    out = []
+    for ch in text:
+        norm = to_simplified(unicodedata.normalize("NFKC", ch)).lower()
+        out.append(norm[0] if len(norm) == 1 else ch)
+    return "".join(out)
+
+
+def highlight(text: str, terms: Iterable[str]) -> str:
+    """``text`` with each occurrence of a query term wrapped in 【】.
+
+    Matching is done on a per-character normalised copy (so a Simplified term marks Traditional text and
+    full-width letters), and the marks are placed in the original text.
+    """
+    terms = [t for t in terms if t]
+    if not text or not terms:
+        return text
+    flat = _aligned(text)
+    marked = [False] * len(text)
+    for term in terms:
+        start = flat.find(term)
+        while start >= 0:
+            for i in range(start, start + len(term)):
+                marked[i] = True
+            start = flat.find(term, start + len(term))
+    out: list[str] = []
+    inside = False
+    for ch, on in zip(text, marked, strict=True):
+        if on and not inside:
+            out.append(HIGHLIGHT_OPEN)
+        elif not on and inside:
+            out.append(HIGHLIGHT_CLOSE)
+        inside = on
+        out.append(ch)
+    if inside:
+        out.append(HIGHLIGHT_CLOSE)
+    return "".join(out)
