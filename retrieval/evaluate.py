@@ -97,8 +97,9 @@ def run_queries(retriever: Any, qrels: Sequence[tuple[str, set[str]]],
 
     ranked: list[list[str]] = []
     latencies: list[float] = []
-    for query, _ in tqdm(qrels, desc="queries", unit="q", file=sys.stderr, disable=not progress, mininterval=2.0,
-                         delay=0.5):
+    bar = tqdm(qrels, desc="queries", unit="q", file=sys.stderr, disable=not progress, mininterval=2.0,
+               delay=0.5)
+    for query, _ in bar:
         start = time.perf_counter()
         hits = retriever.search(query, top_k=10, include_inactive=True)
         latencies.append((time.perf_counter() - start) * 1000.0)
