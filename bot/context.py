@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from archive.models import Application, DocType, Document, Status
 from nlu.names import aliases, names
+from retrieval.normalize import to_simplified
 from retrieval.types import Citation, Filters, Hit
 
 
@@ -62,7 +63,7 @@ _BRACKETS = str.maketrans({"[": "〔", "]": "〕", "［": "〔", "］": "〕", "
 
 def normalise_doc_no(doc_no: str) -> str:
     """「示府规[2019]3號」 and 「示府规〔2019〕3号」 are the same 文号."""
-    return re.sub(r"\s+", "", doc_no).translate(_BRACKETS)
+    return to_simplified(re.sub(r"\s+", "", doc_no)).translate(_BRACKETS)
 
 
 @dataclass
@@ -115,12 +116,15 @@ class BotContext:
 
     def guide_by_title(self, name: str) -> Document | None:
         """The published guide called ``name`` (its title or one of its unambiguous informal names)."""
-        doc_id = self.names().unique.get(name.strip())
+        index = self.names()
+        doc_id = index.unique.get(name.strip()) or index.unique.get(to_simplified(name.strip()))
         return self.archive.find(doc_id) if doc_id else None
 
     def guides_named(self, name: str) -> list[Document]:
         """The guides sharing the informal name ``name`` (「提公积金」: rent, purchase, retirement)."""
-        found = (self.archive.find(i) for i in self.names().shared.get(name.strip(), []))
+        index = self.names()
+        ids = index.shared.get(name.strip()) or index.shared.get(to_simplified(name.strip()), [])
+        found = (self.archive.find(i) for i in ids)
         return [d for d in found if d is not None]
 
     def policy_by_doc_no(self, doc_no: str) -> Document | None:

@@ -30,13 +30,13 @@ from nlu.names import aliases, names
 # (template, aspect) — {name} is the service as the citizen names it
 GUIDE_TEMPLATES: tuple[tuple[str, str | None], ...] = (
     ("{name}[要带什么材料]{{\"entity\":\"aspect\",\"value\":\"materials\"}}", "materials"),
-    ("办{name}[需要什么材料]{{\"entity\":\"aspect\",\"value\":\"materials\"}}", "materials"),
+    ("{name}[需要哪些材料]{{\"entity\":\"aspect\",\"value\":\"materials\"}}", "materials"),
     ("{name}[多少钱]{{\"entity\":\"aspect\",\"value\":\"fees\"}}", "fees"),
     ("{name}[在哪里办]{{\"entity\":\"aspect\",\"value\":\"location\"}}", "location"),
     ("{name}[要多久]{{\"entity\":\"aspect\",\"value\":\"time_limit\"}}", "time_limit"),
     ("{name}[怎么办理]{{\"entity\":\"aspect\",\"value\":\"steps\"}}", "steps"),
     ("{name}[能网上办吗]{{\"entity\":\"aspect\",\"value\":\"online\"}}", "online"),
-    ("我想办{name}", None),
+    ("我想咨询{name}", None),
     ("{name}[有什么条件]{{\"entity\":\"aspect\",\"value\":\"conditions\"}}", "conditions"),
     ("请问{name}", None),
 )
@@ -44,6 +44,7 @@ POLICY_TEMPLATES = ("{doc_no}是什么文件", "查一下{doc_no}", "{doc_no}还
 AGENCY_TEMPLATES = ("{agency}发了哪些文件", "{agency}最新的政策")
 TOPIC_TEMPLATES = ("关于{topic}的政策", "{topic}有什么政策文件")
 MAX_NAMES_PER_GUIDE = 6
+_S2T: Any = None
 
 
 class DocumentSource(Protocol):
@@ -97,6 +98,16 @@ def _block(lines: Iterable[str]) -> str:
     return "".join(f"      - {line}\n" for line in lines)
 
 
+def traditional(text: str) -> str:
+    """The Traditional-script form of a name (citizens in Taiwan or Hong Kong type 「居住證」)."""
+    global _S2T
+    if _S2T is None:
+        import opencc
+
+        _S2T = opencc.OpenCC("s2t")
+    return str(_S2T.convert(text))
+
+
 def render_nlu(docs: list[Document]) -> str:
     guides = [d for d in docs if d.type == DocType.GUIDE]
     policies = [d for d in docs if d.type == DocType.POLICY]
@@ -107,19 +118,21 @@ def render_nlu(docs: list[Document]) -> str:
         parts.append("  - intent: ask_policy\n    examples: |\n" + _block(policy_examples(policies)))
     synonyms: dict[str, list[str]] = {}
     for name, title in unique.items():
-        if name != title:
-            synonyms.setdefault(title, []).append(_clean(name))
+        for form in dict.fromkeys((name, traditional(name))):
+            if form != title:
+                synonyms.setdefault(title, []).append(_clean(form))
     for title, alts in sorted(synonyms.items()):
         head = f"  - synonym: {json.dumps(title, ensure_ascii=False)}\n    examples: |\n"
         parts.append(head + _block(alts))
-    every = sorted({_clean(n) for d in guides for n in names(d)})
+    every = sorted({_clean(f) for d in guides for n in names(d) for f in (n, traditional(n))})
     if every:
         parts.append("  - lookup: item\n    examples: |\n" + _block(every))
     return "".join(parts)
 
 
 def jieba_words(docs: list[Document]) -> list[str]:
-    words = {n for d in docs if d.type == DocType.GUIDE for n in names(d) if len(n) <= 12}
+    words = {f for d in docs if d.type == DocType.GUIDE for n in names(d) if len(n) <= 12
+             for f in (n, traditional(n))}
     words |= {d.issuer for d in docs if d.issuer}
     return sorted(w for w in words if " " not in w)
 
