@@ -26,7 +26,7 @@ from retrieval.types import Passage
 
 MAX_CHARS = 600  # a passage longer than this is cut
 OVERLAP = 100  # characters repeated between consecutive pieces of one long section
-MIN_SECTION = 40  # sections shorter than this are merged into the next one
+MIN_SECTION = 20  # shorter sections (a lone chapter heading) are merged into the next one
 
 FIELD_LABELS: dict[str, str] = {
     "overview": "概述",
@@ -69,7 +69,7 @@ def chunk(text: str, max_chars: int = MAX_CHARS, overlap: int = OVERLAP) -> list
             pieces.append(current)
             tail = current[-overlap:] if overlap else ""
             # start the overlap at a sentence boundary inside the tail when there is one
-            cut = max(tail.rfind(c) for c in "。！？；!?;\n")
+            cut = max(tail[:-1].rfind(c) for c in "。！？；!?;\n")
             current = (tail[cut + 1 :] if cut >= 0 else tail) + sentence
         else:
             current += sentence
