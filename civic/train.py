@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.store import Archive
-from civic.config import Settings
+from civic.config import REPO_ROOT, Settings
 from civic.errors import CivicError
 
 STAMP_NAME = "fingerprint.json"
@@ -141,11 +141,13 @@ def needs_training(settings: Settings, inputs: TrainingInputs) -> tuple[bool, st
 def rasa_env(settings: Settings) -> dict[str, str]:
     """Environment for any Rasa child: our project importable, quiet, no telemetry, caches in the home."""
     env = dict(os.environ)
-    project = str(settings.project_dir)
-    env["PYTHONPATH"] = project + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # the project (custom NLU components named in config.yml) and this code base, first on the path
+    paths = dict.fromkeys([str(settings.project_dir), str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     env.update(
         RASA_TELEMETRY_ENABLED="false",
-        RASA_CACHE_DIRECTORY=str(settings.home / ".rasa-cache"),
+        # Rasa's graph cache (components restored when their inputs did not change); shareable
+        RASA_CACHE_DIRECTORY=env.get("RASA_CACHE_DIRECTORY") or str(settings.home / ".rasa-cache"),
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         PYTHONWARNINGS="ignore::DeprecationWarning,ignore::UserWarning",

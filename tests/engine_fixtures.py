@@ -47,6 +47,21 @@ def copy_home(src: Path, dst: Path) -> Path:
     return dst
 
 
+PROJECT_FILES = ("config.yml", "domain.yml", "domain", "data", "endpoints.yml", "credentials.yml")
+
+
+def snapshot_project(src: Path, dst: Path) -> Path:
+    """Copy the Rasa project files (config, domain, data, endpoints, credentials) to ``dst``."""
+    dst.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        path = src / name
+        if path.is_dir():
+            shutil.copytree(path, dst / name)
+        elif path.exists():
+            shutil.copy2(path, dst / name)
+    return dst
+
+
 def free_port() -> int:
     from civic.serve import free_port as pick
 
@@ -168,7 +183,15 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _require_engine()
     from civic.serve import prepare_home
 
-    home = tmp_path_factory.mktemp("trained") / "home"
+    base = tmp_path_factory.mktemp("trained")
+    home = base / "home"
+    home.mkdir()
+    # train and serve from a snapshot of the Rasa project, so edits in the working tree during the session
+    # do not make later stacks retrain; stacks on copies of this home inherit it through civic.toml
+    project = snapshot_project(REPO_ROOT, base / "project")
+    (home / "civic.toml").write_text(f'project_dir = "{project}"\n', encoding="utf-8")
+    # share Rasa's component cache across test sessions: unchanged components are restored, not retrained
+    os.environ.setdefault("RASA_CACHE_DIRECTORY", str(REPO_ROOT / ".rasa" / "cache"))
     prepare_home(load_settings(home), demo=True, echo=print)
     return home
 
