@@ -1,0 +1,90 @@
+"""Metrics and the `civic evaluate` / `civic search` commands on a small fixture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from civic.cli import cli
+from retrieval.evaluate import KEYS, load_qrels, metrics
+from tests.retrieval.conftest import write_jsonl
+
+DOCS = [
+    {"id": "d1", "type": "faq", "title": "結婚登記要帶什麼？", "body": "雙方身分證、戶口名簿及照片。",
+     "issuer": "臺北市戶政事務所", "issued_on": "2020-01-01"},
+    {"id": "d2", "type": "faq", "title": "护照办理需要几天？", "body": "普通护照7个工作日内办结。",
+     "issuer": "示范市公安局", "issued_on": "2021-01-01"},
+    {"id": "d3", "type": "faq", "title": "停车费怎么缴纳？", "body": "可在便利店或线上缴纳停车费。",
+     "issuer": "示范市交通局", "issued_on": "2022-01-01"},
+]
+QRELS = [
+    {"query": "结婚登记需要什么证件", "relevant": ["d1"]},
+    {"query": "護照幾天可以拿到", "relevant": ["d2"]},
+    {"query": "停車費在哪裡繳", "relevant": ["d3"]},
+]
+
+
+def test_metrics_on_known_rankings() -> None:
+    qrels = [("a", {"x"}), ("b", {"y"}), ("c", {"z", "w"})]
+    ranked = [["x", "q"], ["q", "r", "y"], ["n"] * 10 + ["z"]]
+    m = metrics(ranked, qrels, [1.0, 2.0, 3.0])
+    assert m["recall@1"] == pytest.approx(1 / 3, abs=1e-4)
+    assert m["recall@5"] == pytest.approx(2 / 3, abs=1e-4)
+    assert m["mrr@10"] == pytest.approx((1 + 1 / 3) / 3, abs=1e-4)
+    assert m["ndcg@10"] == pytest.approx((1 + 0.5) / 3, abs=1e-4)  # 1/log2(4) = 0.5
+    assert m["latency_ms_p50"] == 2.0 and m["n_queries"] == 3
+
+
+def test_bad_qrels_line_names_the_line(tmp_path: Path) -> None:
+    from civic.errors import InvalidInput
+
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"query": "x", "relevant": ["a"]}\n{"question": "y"}\n', encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"q\.jsonl:2"):
+        load_qrels(path)
+
+
+def test_evaluate_cli_prints_exactly_the_json_keys(tmp_path: Path, home: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVIC_EMBEDDING_MODEL", "none")  # lexical only; the real model runs in the test below
+    docs = write_jsonl(tmp_path / "docs.jsonl", DOCS)
+    qrels = write_jsonl(tmp_path / "qrels.jsonl", QRELS)
+    result = CliRunner().invoke(cli, ["--home", str(home), "evaluate", "--docs", str(docs),
+                                      "--qrels", str(qrels), "--json"])
+    assert result.exit_code == 0, result.output
+    line = [ln for ln in result.stdout.splitlines() if ln.startswith("{")]
+    data = json.loads(line[-1])
+    assert tuple(data) == KEYS
+    assert data["n_queries"] == 3 and data["recall@1"] == 1.0 and data["mrr@10"] == 1.0
+    assert not (home / "archive.db").exists()  # nothing touched the home's archive
+
+
+def test_search_cli_builds_the_index_on_first_use(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("CIVIC_EMBEDDING_MODEL", "none")
+    docs = write_jsonl(tmp_path / "docs.jsonl", DOCS)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--home", str(home), "import", str(docs)]).exit_code == 0
+    result = runner.invoke(cli, ["--home", str(home), "search", "護照辦理幾天", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout[result.stdout.index("["):])
+    assert hits[0]["doc_id"] == "d2" and hits[0]["citation"]["issuer"] == "示范市公安局"
+    assert (home / "index" / "CURRENT").exists()
+    text = runner.invoke(cli, ["--home", str(home), "search", "停车费", "--type", "faq"])
+    assert text.exit_code == 0 and "停车费怎么缴纳？" in text.stdout
+
+
+@pytest.mark.model
+def test_evaluate_with_the_real_packaged_model(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    from retrieval.evaluate import evaluate_files
+
+    rows = [*DOCS, {"id": "e1", "type": "faq", "title": "How can I renew my residence permit?",
+                    "body": "Apply at the exit-entry office 30 days before the permit expires.",
+                    "issuer": "Demo City Police", "issued_on": "2024-01-01"}]
+    qrels = [*QRELS, {"query": "extend residence permit before expiry", "relevant": ["e1"]}]
+    result = evaluate_files(settings, write_jsonl(tmp_path / "d.jsonl", rows),
+                            write_jsonl(tmp_path / "q.jsonl", qrels))
+    assert result["recall@1"] == 1.0 and result["n_queries"] == 4
