@@ -48,7 +48,7 @@ class LexicalParams:
     expand_alpha: float = 0.9
     local_k: int = 20
     local_gamma: float = 0.5
-    expand_max_group: int = 50_000  # issuers with more passages than this are not expanded (cost)
+    expand_block: int = 4000  # neighbours are sought among at most this many passages of one issuer
 
 
 class LexicalIndex:
@@ -128,8 +128,12 @@ class LexicalIndex:
         rows_out: list[np.ndarray] = []
         cols_out: list[np.ndarray] = []
         vals_out: list[np.ndarray] = []
-        for members in by_group.values():
-            if len(members) < 2 or len(members) > p.expand_max_group:
+        # a large issuer is cut into blocks of consecutive passages (neighbouring documents in archive
+        # order) so the cost stays linear in the corpus size
+        size = max(2, p.expand_block)
+        blocks = [m[i : i + size] for m in by_group.values() for i in range(0, len(m), size)]
+        for members in blocks:
+            if len(members) < 2:
                 continue
             idx = np.asarray(members)
             sub = unit[idx]
