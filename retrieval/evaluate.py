@@ -15,7 +15,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,7 @@ def evaluate_files(settings: Settings, docs_path: Path, qrels_path: Path, progre
     return metrics(ranked, qrels, latencies)
 
 
-def tune(settings: Settings, docs_path: Path, qrels_path: Path, grid: dict[str, Iterable[Any]],
+def tune(settings: Settings, docs_path: Path, qrels_path: Path, grid: Mapping[str, Iterable[Any]],
          progress: bool = True) -> list[tuple[dict[str, Any], dict[str, float | int]]]:
     """Grid-search ``LexicalParams`` / ``FusionParams`` fields on a development set.
 
@@ -177,3 +177,35 @@ def tune(settings: Settings, docs_path: Path, qrels_path: Path, grid: dict[str, 
             archive.close()
     results.sort(key=lambda r: -(float(r[1]["mrr@10"]) + float(r[1]["recall@5"])))
     return results
+
+
+def _parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
+    grid: dict[str, list[Any]] = {}
+    for spec in specs:
+        name, _, values = spec.partition("=")
+        grid[name.strip()] = [float(v) if "." in v else int(v) for v in values.split(",") if v.strip()]
+    return grid
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m retrieval.evaluate --docs D --qrels Q [--grid k1=0.6,0.8 expand_alpha=0.5,0.9 ...]``"""
+    import argparse
+
+    from civic.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m retrieval.evaluate", description=main.__doc__)
+    parser.add_argument("--docs", type=Path, required=True)
+    parser.add_argument("--qrels", type=Path, required=True)
+    parser.add_argument("--grid", nargs="*", default=[], help="FIELD=v1,v2 for LexicalParams/FusionParams")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="civic-tune-home-") as tmp:
+        settings = load_settings(Path(tmp))
+        if not args.grid:
+            print(json.dumps(evaluate_files(settings, args.docs, args.qrels, progress=True)))
+            return
+        for combo, scores in tune(settings, args.docs, args.qrels, _parse_grid(args.grid)):
+            print(json.dumps({**combo, **{k: scores[k] for k in KEYS[:5]}}))
+
+
+if __name__ == "__main__":
+    main()

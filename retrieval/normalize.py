@@ -2,10 +2,10 @@
 
 Everything the indexes see goes through :func:`normalize`: Unicode NFKC (full-width ASCII → half-width,
 compatibility ideographs → unified), Traditional → Simplified Chinese with Taiwan phrase conversion
-(OpenCC ``tw2sp``: 臺北→台北, 軟體→软件, 資訊→信息), lower case and collapsed whitespace.  Because both
-sides are mapped to the same Simplified form, a Traditional query finds a Simplified document and the
-reverse.  Queries additionally lose the polite fillers citizens type (您好, 请问, 我想问一下, 谢谢…), see
-:func:`normalize_query`.
+(OpenCC ``tw2sp``: 臺北→台北, 軟體→软件, 資訊→信息, plus a few variants it leaves alone: 身分→身份),
+lower case and collapsed whitespace.  Because both sides are mapped to the same Simplified form, a
+Traditional query finds a Simplified document and the reverse.  Queries additionally lose the polite
+fillers citizens type (您好, 请问, 我想问一下, 谢谢…), see :func:`normalize_query`.
 
 The OpenCC converter is created lazily once per process (it is small, ~20 ms) and is thread-safe for
 ``convert``.
@@ -26,6 +26,10 @@ _converter: Any = None
 _OPENCC_CONFIGS = ("tw2sp", "tw2sp.json", "t2s", "t2s.json")
 
 _WS = re.compile(r"\s+")
+
+# Cross-strait variants OpenCC leaves alone (after conversion to Simplified): Taiwan usage → mainland usage.
+_VARIANTS = {"身分": "身份", "户口名簿": "户口簿", "影本": "复印件"}
+_VARIANT_RE = re.compile("|".join(re.escape(k) for k in sorted(_VARIANTS, key=len, reverse=True)))
 
 # Polite fillers, in Simplified form (queries are converted before fillers are removed).  Longest first so
 # that 我想问一下 wins over 我想问.  They carry no information about the document sought.
@@ -79,7 +83,7 @@ def normalize(text: str) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", text)
-    text = to_simplified(text)
+    text = _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], to_simplified(text))
     text = text.lower()
     return _WS.sub(" ", text).strip()
 

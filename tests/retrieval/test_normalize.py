@@ -19,3 +19,7 @@ def test_fillers_are_removed_from_queries_only() -> None:
 
 def test_a_query_made_only_of_fillers_is_kept() -> None:
     assert strip_fillers("谢谢") == "谢谢"
+
+
+def test_cross_strait_variants_meet() -> None:
+    assert normalize("請攜帶身分證影本") == normalize("请携带身份证复印件")
