@@ -1,0 +1,92 @@
+"""POST /webhook: the app runs the bot's actions for the engine (rasa-sdk executor, in-process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from app.actions_endpoint import CONVERSATIONS
+from app.factory import create_app
+from app.keys import CHAT
+from archive.demo import seed_demo
+from archive.store import Archive
+from bot.texts import load_domain
+from civic.config import REPO_ROOT, Settings
+
+
+class NoEngine:
+    async def send(self, session: str, text: str) -> list[dict[str, Any]]:
+        return []
+
+    async def health(self) -> Any:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class EmptyRetriever:
+    def warm_up(self) -> None:
+        return None
+
+    def search(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+
+def action_call(
+    action: str, text: str, entities: list[dict[str, Any]], slots: dict[str, Any]
+) -> dict[str, Any]:
+    latest = {"text": text, "intent": {"name": "ask_guide", "confidence": 0.9}, "entities": entities}
+    return {
+        "next_action": action,
+        "sender_id": "web-1",
+        "version": "3.6.21",
+        "domain": load_domain(REPO_ROOT / "domain"),
+        "tracker": {
+            "sender_id": "web-1", "slots": slots, "latest_message": latest,
+            "events": [{"event": "user", "text": text, "parse_data": latest}], "paused": False,
+            "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
+        },
+    }
+
+
+async def client_for(settings: Settings, tmp_path: Path, aiohttp_client: Any) -> TestClient:
+    archive = Archive(tmp_path / "archive.db")
+    seed_demo(archive)
+    app = create_app(settings, engine=NoEngine(), archive=archive, retriever=EmptyRetriever())
+    return await aiohttp_client(app)
+
+
+async def test_webhook_runs_an_action_and_returns_events_and_responses(
+    settings: Settings, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    client = await client_for(settings, tmp_path, aiohttp_client)
+    call = action_call("action_answer_guide", "结婚登记多少钱",
+                       [{"entity": "item", "value": "结婚登记"}, {"entity": "aspect", "value": "fees"}],
+                       {"language": "zh"})
+    resp = await client.post("/webhook", json=call)
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["responses"][0]["response"] == "utter_guide_fees"
+    assert body["responses"][0]["custom"]["citations"][0]["id"] == "SF-G-001"
+    assert {"event": "slot", "name": "item", "value": "结婚登记"}.items() <= body["events"][0].items()
+    # the ChatService was wired to the same app.db at start-up
+    assert client.app[CHAT].conversations is client.app[CONVERSATIONS]
+
+
+async def test_webhook_refuses_forwarded_requests_and_unknown_actions(
+    settings: Settings, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    client = await client_for(settings, tmp_path, aiohttp_client)
+    call = action_call("action_answer_guide", "你好", [], {})
+    forwarded = await client.post("/webhook", json=call, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert forwarded.status == 403
+    with_token = await client.post(f"/webhook?token={settings.engine_token}", json=call,
+                                   headers={"X-Forwarded-For": "203.0.113.9"})
+    assert with_token.status == 200
+    unknown = await client.post("/webhook", json=action_call("action_nope", "你好", [], {}))
+    assert unknown.status == 404
+    broken = await client.post("/webhook", data=b"not json")
+    assert broken.status == 400
