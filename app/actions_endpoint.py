@@ -26,6 +26,7 @@ from rasa_sdk.interfaces import (
 from app.conversations import Conversations
 from app.keys import ARCHIVE, CHAT, RETRIEVER, SETTINGS
 from bot.context import BotContext, Tuning
+from bot.language import TurnIntents
 from bot.registry import build_actions
 from bot.texts import load_domain
 from retrieval.types import Filters, Hit
@@ -47,9 +48,9 @@ class NoRetriever:
         return []
 
 
-def build_executor(ctx: BotContext) -> ActionExecutor:
+def build_executor(ctx: BotContext, intents: TurnIntents | None = None) -> ActionExecutor:
     executor = ActionExecutor()
-    for action in build_actions(ctx):
+    for action in build_actions(ctx, intents):
         executor.register_action(action)
     return executor
 
@@ -101,6 +102,7 @@ async def _actions_ctx(app: web.Application) -> AsyncIterator[None]:
     conversations = Conversations(settings.paths.app_db)
     app[CONVERSATIONS] = conversations
     archive = app.get(ARCHIVE)
+    intents = TurnIntents()
     if archive is not None:
         ctx = BotContext(
             archive=archive,
@@ -108,13 +110,14 @@ async def _actions_ctx(app: web.Application) -> AsyncIterator[None]:
             conversations=conversations,
             tuning=Tuning.from_extra(settings.extra),
         )
-        app[EXECUTOR] = build_executor(ctx)
+        app[EXECUTOR] = build_executor(ctx, intents)
     else:
         log.warning("no archive: the action endpoint will answer 503 until the app restarts with one")
     chat = app.get(CHAT)
     if chat is not None:
         domain_dir = settings.project_dir / "domain"
-        chat.use_conversations(conversations, load_domain(domain_dir) if domain_dir.exists() else None)
+        chat.use_conversations(conversations, load_domain(domain_dir) if domain_dir.exists() else None,
+                               intents)
     yield
     conversations.close()
 

@@ -8,12 +8,11 @@ the bot, until staff release it.  Owned by the dialogue work; connectors and rou
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from bot.language import detect_language
+from bot.language import TurnIntents, detect_language
 from bot.texts import text as response_text
 
 log = logging.getLogger("civic.chat")
@@ -81,12 +80,17 @@ class ChatService:
         self.engine = engine
         self.conversations = conversations
         self.domain = domain or {}
+        self.intents: TurnIntents | None = None
 
-    def use_conversations(self, conversations: PauseState, domain: dict[str, Any] | None) -> None:
-        """Wire the hand-over state and the domain's texts in (done by the action endpoint at start-up)."""
+    def use_conversations(
+        self, conversations: PauseState, domain: dict[str, Any] | None, intents: TurnIntents | None = None
+    ) -> None:
+        """Wire in the hand-over state, the domain's texts and the intents the in-app actions note
+        (done by the action endpoint at start-up)."""
         self.conversations = conversations
         if domain is not None:
             self.domain = domain
+        self.intents = intents
 
     async def handle(self, session: str, text: str) -> Reply:
         ticket = self.conversations.paused_ticket(session) if self.conversations else None
@@ -96,17 +100,18 @@ class ChatService:
             notice = response_text(self.domain, "utter_paused", lang, ticket=ticket)
             return Reply(session=session, messages=[new_message(notice)] if notice else [],
                          intent={"name": None, "confidence": 0.0}, handoff=True)
-        parse = getattr(self.engine, "parse", None)
-        if callable(parse):
-            raw, intent = await asyncio.gather(self.engine.send(session, text), self._intent(parse, text))
-        else:
-            raw, intent = await self.engine.send(session, text), {"name": None, "confidence": 0.0}
+        raw = await self.engine.send(session, text)
+        noted = self.intents.take(session) if self.intents is not None else None
+        intent = noted or await self._intent(getattr(self.engine, "parse", None), text)
         messages, handed_over = shape(raw)
         paused = bool(self.conversations and self.conversations.paused_ticket(session))
         return Reply(session=session, messages=messages, intent=intent, handoff=handed_over or paused)
 
     @staticmethod
     async def _intent(parse: Any, text: str) -> dict[str, Any]:
+        """Ask the engine's NLU (only when the in-app actions did not note the intent of this turn)."""
+        if not callable(parse):
+            return {"name": None, "confidence": 0.0}
         try:
             result = await parse(text)
         except Exception as exc:  # the intent is informative; never fail a turn over it

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -25,8 +27,32 @@ def detect_language(text: str) -> str | None:
     return None
 
 
+class TurnIntents:
+    """The intent the engine found for each sender's latest message, noted by ``action_detect_language``
+    (which the engine runs on every message) so ChatService can report it without a second NLU call."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._latest: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def note(self, sender: str, intent: dict[str, Any]) -> None:
+        with self._lock:
+            self._latest[sender] = intent
+            self._latest.move_to_end(sender)
+            while len(self._latest) > self.capacity:
+                self._latest.popitem(last=False)
+
+    def take(self, sender: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._latest.pop(sender, None)
+
+
 class ActionDetectLanguage(Action):
     """Fills the ``language`` slot (custom slot mapping) on every citizen message."""
+
+    def __init__(self, intents: TurnIntents | None = None) -> None:
+        self.intents = intents
 
     def name(self) -> str:
         return "action_detect_language"
@@ -34,6 +60,10 @@ class ActionDetectLanguage(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        if self.intents is not None:
+            intent = tracker.latest_message.get("intent") or {}
+            self.intents.note(tracker.sender_id, {
+                "name": intent.get("name"), "confidence": round(float(intent.get("confidence") or 0.0), 4)})
         lang = detect_language(str(tracker.latest_message.get("text") or ""))
         if lang is None or lang == tracker.get_slot("language"):
             return []

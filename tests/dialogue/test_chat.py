@@ -77,3 +77,25 @@ async def test_an_action_handing_over_sets_handoff() -> None:
     reply = await service.handle("s", "转人工")
     assert reply.handoff is True
     assert [m["text"] for m in reply.messages] == ["已为您转接"]
+
+
+async def test_intent_noted_by_the_in_app_action_is_used_without_a_parse_call() -> None:
+    from bot.language import TurnIntents
+
+    class NoParse(FakeEngine):
+        async def parse(self, text: str) -> dict[str, Any]:
+            raise AssertionError("no second NLU call expected")
+
+    intents = TurnIntents()
+    engine = NoParse(REST_REPLY)
+
+    async def send(session: str, text: str) -> list[dict[str, Any]]:
+        intents.note(session, {"name": "ask_guide", "confidence": 0.97})  # what action_detect_language does
+        return REST_REPLY
+
+    engine.send = send  # type: ignore[method-assign]
+    service = ChatService(engine)
+    service.intents = intents
+    reply = await service.handle("s", "结婚登记多少钱")
+    assert reply.intent == {"name": "ask_guide", "confidence": 0.97}
+    assert intents.take("s") is None
