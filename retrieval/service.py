@@ -53,6 +53,7 @@ class _State:
     by_id: dict[str, Passage] = field(default_factory=dict)
     by_doc: dict[str, list[str]] = field(default_factory=dict)
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    masks: dict[Filters, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {p.id: p for p in self.passages}
@@ -69,8 +70,17 @@ class _State:
         }
 
     def mask(self, filters: Filters | None) -> np.ndarray | None:
+        """Rows passing ``filters`` (None: all); masks are cached, the same filters recur constantly."""
         if filters is None or filters.is_empty():
             return None
+        cached = self.masks.get(filters)
+        if cached is None:
+            if len(self.masks) >= 64:
+                self.masks.clear()
+            cached = self.masks[filters] = self._mask(filters)
+        return cached
+
+    def _mask(self, filters: Filters) -> np.ndarray:
         cols = self.columns
         keep = np.ones(len(self.lexical.ids), dtype=bool)
         if filters.type:
