@@ -57,9 +57,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 class QuietAccessLogger(AccessLogger):
-    """The access log without successful health probes (the supervisor polls /healthz)."""
+    """The access log without health probes (the supervisor polls /healthz; it logs state changes)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        if request.path == "/healthz" and response.status == 200:
+        if request.path == "/healthz":
             return
         super().log(request, response, time)

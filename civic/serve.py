@@ -36,9 +36,10 @@ from civic.train import current_model, rasa_env, train
 
 Echo = Callable[[str], None]
 
-STARTUP_TIMEOUT = 300.0  # seconds until both children are healthy (Rasa loads TensorFlow and the model)
+STARTUP_TIMEOUT = 600.0  # seconds until both children are healthy (Rasa loads TensorFlow and the model)
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 BACKOFF_MAX = 30.0
+HEALTH_PERIOD = 10.0  # seconds between health probes once running
 STABLE_AFTER = 60.0  # a child that ran this long restarts with the shortest backoff again
 PR_SET_PDEATHSIG = 1
 
@@ -106,9 +107,26 @@ def prepare_home(settings: Settings, *, demo: bool = True, echo: Echo = print) -
                 echo(f"  index refreshed: {retriever.refresh()} changed documents")
             else:
                 echo("Retrieval index: up to date")
+        if settings.engine_url:  # someone else runs the engine (and trains its model)
+            echo(f"Using the engine at {settings.engine_url}; not training a local model")
+            return
         result = train(settings, archive=archive, echo=echo)
         if not result.trained:
             echo(f"Rasa model {result.model.name}: {result.reason}")
+
+
+def unhealthy_parts(body: str) -> str:
+    """A one-line summary of what /healthz says is wrong."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:200] or "app not answering"
+    parts = []
+    for name in ("engine", "archive", "index"):
+        part = data.get(name) or {}
+        if not (part.get("healthy") if name == "engine" else part.get("ok")):
+            parts.append(f"{name}: {part.get('error') or part.get('detail') or 'not ok'}")
+    return "; ".join(parts) or "unknown"
 
 
 @dataclass
@@ -283,8 +301,20 @@ class Supervisor:
             self.supervise_once()
             self._sleep(0.5)
         if not self.stopping:
-            self.say(f"not healthy after {STARTUP_TIMEOUT:.0f} s: {body[:500]}")
+            self.say(f"not healthy after {STARTUP_TIMEOUT:.0f} s: {unhealthy_parts(body)}")
         return False
+
+    def watch(self) -> None:
+        """Until stopped: restart dead children, and log when /healthz turns degraded or healthy again."""
+        healthy, next_probe = True, 0.0
+        while not self.stopping:
+            self.supervise_once()
+            if time.monotonic() >= next_probe:
+                ok, body = http_ok(self.url + "healthz", timeout=5)
+                if ok != healthy:
+                    self.say("healthy again" if ok else f"degraded: {unhealthy_parts(body)}")
+                healthy, next_probe = ok, time.monotonic() + HEALTH_PERIOD
+            self._sleep(0.5)
 
     def stop(self) -> None:
         for child in reversed(self.children):  # app first, so it stops sending turns to the engine
@@ -313,9 +343,7 @@ class Supervisor:
             self.say(f"Civic Assistant is ready: {self.url}")
             self.say(f"  engine {self.engine_url}, home {self.paths.root}, logs {self.paths.logs_dir}")
             self.say(f"healthy after {time.monotonic() - started:.1f} s; press Ctrl-C to stop")
-            while not self.stopping:
-                self.supervise_once()
-                self._sleep(0.5)
+            self.watch()
             return 0
         finally:
             self.stop()

@@ -102,6 +102,8 @@ def test_two_instances_side_by_side_then_engine_restart_then_sigint(
     wait_for(lambda: second.health()[0] == 200, 420, "the restarted engine to be healthy")
     assert second.state()["restarts"]["engine"] == 1
     assert "engine (pid" in second.log() and "restarting in" in second.log()
+    wait_for(lambda: "healthy again" in second.log(), 60, "the supervisor to log the recovery")
+    assert "degraded: engine: " in second.log()
     assert second.chat("after-restart", "你好")[0] == 200
     assert running_stack.health()[0] == 200  # the other instance never noticed
 

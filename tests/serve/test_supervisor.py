@@ -18,7 +18,7 @@ import pytest
 
 from civic.config import load_settings
 from civic.errors import CivicError
-from civic.serve import Supervisor, ensure_port_free, http_ok, serve
+from civic.serve import Supervisor, ensure_port_free, http_ok, serve, unhealthy_parts
 from tests.engine_fixtures import CIVIC, Stack, free_port, start_stack
 
 
@@ -107,3 +107,15 @@ def test_serve_without_model_or_engine_fails_cleanly(fake_home: Path) -> None:
     with pytest.raises(CivicError, match="make setup"):
         serve(settings, demo=False, echo=lambda m: None)
     assert not (fake_home / "serve.json").exists()
+
+
+def test_unhealthy_parts_summarises_healthz() -> None:
+    body = json.dumps(
+        {
+            "engine": {"reachable": False, "healthy": False, "error": "connection refused"},
+            "archive": {"ok": True},
+            "index": {"ok": False, "detail": "index missing"},
+        }
+    )
+    assert unhealthy_parts(body) == "engine: connection refused; index: index missing"
+    assert unhealthy_parts("") == "app not answering"
