@@ -244,15 +244,16 @@ class Retriever:
             lexical = LexicalIndex.load(ldir, self.tokenizer)
             dense = fitness = None
             ddir = snap.component("dense")
-            if ddir is not None and self.embedder is not None:
+            if self.embedder is not None:
                 from retrieval.dense import DenseIndex
                 from retrieval.fitness import FitnessReport
 
+                if ddir is None or not snap.file("fitness.json").exists():
+                    return None  # built without a model: rebuild with the configured one
+                fitness = FitnessReport.load(snap.file("fitness.json"))
                 dense = DenseIndex.load(ddir)
-                if dense.dim != self.embedder.dim:
-                    return None  # the configured model changed: rebuild
-                if snap.file("fitness.json").exists():
-                    fitness = FitnessReport.load(snap.file("fitness.json"))
+                if dense.dim != self.embedder.dim or fitness.model != self.embedder.name:
+                    return None  # the configured model changed: its vectors are not comparable
             weights = {pid: float(str(e.get("dense_weight", 0.0))) for pid, e in extra.items()}
             return _State(passages, lexical, dense, fitness, weights, snap.change_seq, snap.generation)
 

@@ -58,3 +58,13 @@ def test_a_failed_rebuild_leaves_the_old_index_serving(retriever, settings, arch
     fresh = Retriever(settings, archive, embedder=retriever.embedder)
     fresh.warm_up()
     assert fresh.info()["generation"] == before
+
+
+def test_changing_the_embedding_model_rebuilds_instead_of_mixing_vectors(
+        retriever, make_retriever) -> None:  # type: ignore[no-untyped-def]
+    from retrieval.embedder import FakeEmbedder
+
+    before = retriever.info()["generation"]
+    assert make_retriever().info()["generation"] == before  # same model: loaded as is
+    other = make_retriever(embedder=FakeEmbedder(name="another-model"))
+    assert other.info()["generation"] == before + 1
