@@ -113,6 +113,9 @@ def test_save_load_round_trip(tmp_path: Path, kind: str) -> None:
     assert loaded.search(query, 1)[0][0][0] == "guide-42#0"
     loaded.add(["new#0"], emb.encode(["a brand new passage"]))  # labels keep counting after a load
     assert len(loaded) == 298 and "guide-42#0" in loaded
+    np.testing.assert_allclose(loaded.vector("new#0"), emb.encode(["a brand new passage"])[0], atol=1e-3)
+    assert loaded.remove(["guide-42#0"]) == 1
+    assert loaded.search(query, 1)[0][0][0] != "guide-42#0"
 
 
 def test_empty_and_mismatched_inputs() -> None:
