@@ -301,17 +301,28 @@
     row.appendChild(thanks);
     return row;
   }
+  /* A card is the structured view of lines the text also lists for text-only channels: show them once. */
+  function trimForCard(text, card) {
+    var drop = [];
+    if (card.checklist || Array.isArray(card.materials)) { drop.push(/^\s*☐/); }
+    if (Array.isArray(card.steps)) { drop.push(/^\s*\d+[.、]\s/); }
+    if (card.type === "status" && Array.isArray(card.history) && card.history.length) { drop.push(/^\s*·\s/); }
+    if (!drop.length) { return text; }
+    return String(text).split("\n").filter(function (line) {
+      return !drop.some(function (re) { return re.test(line); });
+    }).join("\n");
+  }
   function renderReply(key, reply, feedback) {
     var messages = (reply && reply.messages) || [];
     if (!messages.length) { return; }
     var turn = el("div", "turn bot");
     messages.forEach(function (m) {
       var msg = el("div", "msg");
+      var card = m.card && typeof m.card === "object" ? renderCard(m.card) : null;
       var text = el("p", "text");
       text.appendChild(el("span", "sr-only", t("bot") + " "));
-      text.appendChild(document.createTextNode(m.text || ""));
+      text.appendChild(document.createTextNode(card ? trimForCard(m.text || "", m.card) : m.text || ""));
       msg.appendChild(text);
-      var card = m.card && typeof m.card === "object" ? renderCard(m.card) : null;
       if (card) { msg.appendChild(card); }
       if (Array.isArray(m.citations) && m.citations.length) { msg.appendChild(renderCitations(m.citations)); }
       if (Array.isArray(m.buttons) && m.buttons.length) {
@@ -331,7 +342,7 @@
     turn.appendChild(renderFeedback(key, feedback));
     log.appendChild(turn);
     if (turn.offsetHeight > log.clientHeight * 0.8) {
-      log.scrollTop = Math.max(0, turn.offsetTop - 48);  // a long answer is read from its top
+      log.scrollTop = Math.max(0, turn.offsetTop - 64);  // a long answer is read from its top
     } else {
       scrollDown();
     }
