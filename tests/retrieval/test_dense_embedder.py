@@ -44,6 +44,12 @@ def test_missing_model_folder_is_a_named_error(tmp_path: Path) -> None:
         resolve_model("   ")
 
 
+def test_hub_name_not_in_the_local_cache_is_a_named_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EmbeddingModelNotFound, match="cannot load it offline"):
+        load_embedder("nobody-here/no-such-model-xyz")
+
+
 def test_packaged_default_resolves_to_the_installed_package_folder() -> None:
     folder = Path(resolve_model("packaged:all-MiniLM-L6-v2"))
     assert (folder / "config.json").exists() and (folder / "modules.json").exists()
