@@ -16,7 +16,7 @@
       conn_connecting: "连接中…", conn_online: "已连接", conn_http: "已连接（备用通道）",
       conn_offline: "网络已断开：消息会在恢复连接后自动发送",
       input_label: "输入您的问题", placeholder: "例如：办居住证要带什么材料？", send: "发送", human: "转人工",
-      typing: "助手正在输入…", you: "您说：", bot: "助手说：",
+      typing: "助手正在输入…", handoff: "已转人工服务：您接下来的消息会转给工作人员。", you: "您说：", bot: "助手说：",
       queued: "待发送", sending: "发送中…", failed: "未发送",
       over: "已超出 {n} 字，请缩短到 {max} 字以内再发送。",
       quick: "快捷回复", feedback_q: "这个回答有帮助吗？", up: "有帮助", down: "没帮助",
@@ -42,7 +42,8 @@
       conn_connecting: "Connecting…", conn_online: "Online", conn_http: "Online (fallback)",
       conn_offline: "Offline: messages will be sent when the connection returns",
       input_label: "Type your question", placeholder: "e.g. What do I need for a residence permit?",
-      send: "Send", human: "Talk to a person", typing: "The assistant is typing…", you: "You said:",
+      send: "Send", human: "Talk to a person", typing: "The assistant is typing…",
+      handoff: "Handed over to staff: your next messages go to a person.", you: "You said:",
       bot: "Assistant said:", queued: "Queued", sending: "Sending…", failed: "Not sent",
       over: "{n} characters over the limit; please shorten it to {max}.",
       quick: "Quick replies", feedback_q: "Was this answer helpful?", up: "Helpful", down: "Not helpful",
@@ -86,7 +87,7 @@
   var S = {
     lang: store.get("civic.lang") === "en" ? "en" : "zh",
     conn: "connecting", ws: null, wsFailures: 0, useHttp: false, timer: null, backoff: 1000,
-    answered: {}, inflight: {}, bubbles: {}, outbox: []
+    answered: {}, inflight: {}, bubbles: {}, outbox: [], handoff: false
   };
   try { S.outbox = JSON.parse(store.get(OUTBOX_KEY) || "[]") || []; } catch (e) { S.outbox = []; }
 
@@ -183,8 +184,8 @@
     st.hidden = !state;
     st.classList.toggle("failed", state === "failed");
   }
-  function notice(text) {
-    log.appendChild(el("p", "notice", text));
+  function notice(text, kind) {
+    log.appendChild(el("p", "notice" + (kind ? " " + kind : ""), text));
     scrollDown();
   }
   function addRow(dl, label, value) {
@@ -391,6 +392,9 @@
     markUser(key, "");
     dropFromOutbox(key);
     renderReply(key, reply, null);
+    var handoff = !!(reply && reply.handoff);
+    if (handoff && !S.handoff) { notice(t("handoff"), "info"); }
+    S.handoff = handoff;
   }
   function onError(key, data) {
     delete S.inflight[key];
@@ -492,6 +496,7 @@
         if (answered) {
           S.answered[turn.key] = true;
           renderReply(turn.key, turn.reply, turn.feedback);
+          S.handoff = !!turn.reply.handoff;
         }
         delete queued[turn.key];
       });

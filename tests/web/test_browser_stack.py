@@ -111,6 +111,14 @@ def test_abolished_document_is_labelled(stack_page: Any) -> None:
     expect(sources).to_contain_text(new["doc_no"])
 
 
+def test_human_button_hands_over(stack_page: Any) -> None:
+    stack_page.get_by_role("button", name="转人工").click()
+    answer = last_answer(stack_page, 1)
+    expect(answer.get_by_role("paragraph").first).not_to_be_empty()
+    expect(stack_page.get_by_role("log").get_by_text("已转人工服务")).to_be_visible()
+    expect(stack_page.get_by_role("log").locator(".turn.user").first).to_have_text(re.compile("转人工$"))
+
+
 def test_screenshot_after_a_guide_answer(browser: Any, stack_url: str) -> None:
     """Regenerates docs/screenshot-guide-answer.png when CIVIC_SCREENSHOT=1 (kept out of normal runs)."""
     if os.environ.get("CIVIC_SCREENSHOT") != "1":

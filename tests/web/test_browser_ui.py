@@ -189,3 +189,71 @@ def test_http_fallback_when_websockets_are_blocked(browser: Any, settings: Setti
     finally:
         ctx.close()
         server.stop()
+
+
+CONTRAST_JS = """() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.offsetParent === null || el.closest('.sr-only') || el.disabled) continue;
+    const st = getComputedStyle(el);
+    const a = lum(rgb(st.color)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    const what = `${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 20)}"`;
+    if (ratio < need) bad.push(`${what} ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_meets_wcag_aa(browser: Any, fake_server: LiveServer, scheme: str) -> None:
+    ctx = browser.new_context(viewport={"width": 360, "height": 640}, color_scheme=scheme)
+    try:
+        page = ctx.new_page()
+        open_chat(page, fake_server)
+        for i, text in enumerate(["办居住证要带什么", "流动人口管理暂行办法"], 1):
+            ask(page, text)
+            expect(bot_turns(page)).to_have_count(i)
+        page.get_by_role("textbox", name="输入您的问题").fill("长" * 501)  # the limit warning too
+        for top in (0, 10_000):  # every part of the conversation, scrolled into view
+            page.evaluate(f"document.getElementById('log').scrollTop = {top}")
+            assert page.evaluate(CONTRAST_JS) == []
+    finally:
+        ctx.close()
+
+
+def test_rate_limited_message_is_polite_and_resent(browser: Any, settings: Settings, chat: FakeChat) -> None:
+    from app.ratelimit import Limit, RateLimiter
+
+    limiter = RateLimiter(session_limit=Limit(burst=1, per_second=0.5), ip_limit=Limit(100, 10))
+    server = LiveServer(fake_app(settings, chat, limiter)).start()
+    ctx = browser.new_context(viewport={"width": 360, "height": 640})
+    try:
+        page = ctx.new_page()
+        open_chat(page, server)
+        ask(page, "第一条")
+        expect(bot_turns(page)).to_have_count(1)
+        ask(page, "第二条")
+        expect(
+            page.get_by_role("log").get_by_text(re.compile("您发送得有点快，请稍等 \\d+ 秒"))
+        ).to_be_visible()
+        expect(page.get_by_role("log").get_by_text("收到：第二条")).to_have_count(1)  # resent by itself
+        assert chat.calls["第二条"] == 1
+    finally:
+        ctx.close()
+        server.stop()
