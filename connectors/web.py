@@ -206,6 +206,9 @@ class WebConnector(Connector):
             raise web.HTTPBadRequest(text=f"bad feedback: {exc}") from exc
         if value not in FEEDBACK_VALUES:
             raise web.HTTPBadRequest(text="value must be 'up' or 'down'")
+        wait = self.limiter.ips.take(request.remote or "?")
+        if wait:
+            raise web.HTTPTooManyRequests(headers={"Retry-After": str(int(wait) + 1)})
         if self.history is None or not self.history.set_feedback(session, key, value):
             raise web.HTTPNotFound(text="no answered message with that key in this session")
         turn = self.history.find(session, key)
