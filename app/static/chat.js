@@ -371,18 +371,20 @@
     return true;
   }
   function flush() {
-    S.outbox.forEach(function (item) {
-      if (S.inflight[item.key] || S.answered[item.key]) { return; }
-      if (S.ws && S.ws.readyState === WebSocket.OPEN) {
+    for (var i = 0; i < S.outbox.length; i++) {
+      var item = S.outbox[i];
+      if (S.inflight[item.key] || S.answered[item.key]) { continue; }
+      if (S.ws && S.ws.readyState === WebSocket.OPEN) {  // the server answers a socket's messages in order
         S.inflight[item.key] = true;
         S.ws.send(JSON.stringify({ type: "message", key: item.key, text: item.text, label: item.label }));
         markUser(item.key, "sending");
-      } else if (S.useHttp && navigator.onLine) {
-        S.inflight[item.key] = true;
+      } else if (S.useHttp && navigator.onLine && !Object.keys(S.inflight).length) {
+        S.inflight[item.key] = true;  // over HTTP, one request at a time keeps the order
         markUser(item.key, "sending");
         postChat(item);
+        break;
       }
-    });
+    }
     updateTyping();
   }
   function onReply(key, reply) {
@@ -461,6 +463,7 @@
     }).then(function (res) {
       return res.json().then(function (data) {
         if (res.ok) { onReply(item.key, data); } else { onError(item.key, { code: data.error, retry_after: data.retry_after }); }
+        if (res.ok || data.error !== "rate_limited") { flush(); }  // then the next queued message
       });
     }).catch(function () {
       delete S.inflight[item.key];

@@ -186,6 +186,15 @@ def test_http_fallback_when_websockets_are_blocked(browser: Any, settings: Setti
         assert chat.calls["没有 WebSocket 也能问"] == 1
         page.reload()
         expect(page.get_by_role("log").get_by_text("收到：没有 WebSocket 也能问")).to_have_count(1)
+        ctx.set_offline(True)  # queued while offline, then sent one at a time, in order
+        expect(page.get_by_role("status").filter(has_text="网络已断开")).to_be_visible()
+        ask(page, "甲")
+        ask(page, "乙")
+        ctx.set_offline(False)
+        expect(bot_turns(page)).to_have_count(3)
+        expect(bot_turns(page).nth(1)).to_contain_text("收到：甲")
+        expect(bot_turns(page).nth(2)).to_contain_text("收到：乙")
+        assert (chat.calls["甲"], chat.calls["乙"]) == (1, 1)
     finally:
         ctx.close()
         server.stop()
