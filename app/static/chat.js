@@ -160,7 +160,7 @@
     input.setAttribute("aria-invalid", over > 0 ? "true" : "false");
     $("send").disabled = over > 0;
     input.style.height = "auto";
-    input.style.height = Math.min(input.scrollHeight + 2, 180) + "px";
+    input.style.height = input.scrollHeight + 2 + "px";  // capped by max-height in the CSS
   }
 
   /* ---- rendering ---- */
