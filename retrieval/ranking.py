@@ -11,6 +11,7 @@ fusion throws away (RRF with an unreadable model is what halved Recall@5 in the 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -64,16 +65,25 @@ def _bigrams(text: str) -> set[str]:
     return {chars[i : i + 2] for i in range(len(chars) - 1)}
 
 
+@functools.lru_cache(maxsize=65536)
+def _title_bigrams(title: str) -> frozenset[str]:
+    return frozenset(_bigrams(normalize(title)))
+
+
 def title_match(query_norm: str, title: str) -> float:
     """How completely the query names the title, in [0, 1]: share of the title's bigrams in the query.
 
     Squared so that a partial overlap (two words in common) counts little and a named service item
     (结婚登记 in "结婚登记要带什么") counts fully.
     """
-    title_bi = _bigrams(normalize(title))
+    return _title_share(frozenset(_bigrams(query_norm)), title)
+
+
+def _title_share(query_bigrams: frozenset[str], title: str) -> float:
+    title_bi = _title_bigrams(title)
     if not title_bi:
         return 0.0
-    share = len(title_bi & _bigrams(query_norm)) / len(title_bi)
+    share = len(title_bi & query_bigrams) / len(title_bi)
     return share * share
 
 
@@ -99,11 +109,12 @@ def collapse(
             continue
         by_doc.setdefault(passage.doc_id, []).append((passage, score))
     out: list[DocScore] = []
+    query_bigrams = frozenset(_bigrams(query_norm))
     for doc_id, items in by_doc.items():
         items.sort(key=lambda item: -item[1])
         best = items[0][1]
         if params.title_beta > 0:
-            best *= 1.0 + params.title_beta * title_match(query_norm, items[0][0].title)
+            best *= 1.0 + params.title_beta * _title_share(query_bigrams, items[0][0].title)
         out.append(DocScore(doc_id, best, items[: max(1, params.passages_per_hit)]))
     out.sort(key=lambda d: (-d.score, d.doc_id))
     return out
@@ -115,16 +126,20 @@ def query_terms(tokenizer: Tokenizer, query_norm: str) -> list[str]:
     return sorted(words, key=len, reverse=True)
 
 
+_CHAR_TABLE: dict[int, str] = {}
+
+
+@functools.lru_cache(maxsize=8192)
 def _aligned(text: str) -> str:
-    """A normalised copy of ``text`` with exactly one character per original character."""
-    whole = to_simplified(unicodedata.normalize("NFKC", text)).lower()
-    if len(whole) == len(text):
-        return whole
-    out = []
-    for ch in text:
-        norm = to_simplified(unicodedata.normalize("NFKC", ch)).lower()
-        out.append(norm[0] if len(norm) == 1 else ch)
-    return "".join(out)
+    """A normalised copy of ``text`` with exactly one character per original character (per-character
+    conversion through a growing translate table: phrase conversions that change length would break
+    the alignment)."""
+    table = _CHAR_TABLE
+    for ch in set(text):
+        if ord(ch) not in table:
+            conv = to_simplified(unicodedata.normalize("NFKC", ch)).lower()
+            table[ord(ch)] = conv if len(conv) == 1 else ch
+    return text.translate(table)
 
 
 def highlight(text: str, terms: Iterable[str]) -> str:
@@ -137,22 +152,25 @@ def highlight(text: str, terms: Iterable[str]) -> str:
     if not text or not terms:
         return text
     flat = _aligned(text)
-    marked = [False] * len(text)
+    spans: list[tuple[int, int]] = []
     for term in terms:
         start = flat.find(term)
         while start >= 0:
-            for i in range(start, start + len(term)):
-                marked[i] = True
+            spans.append((start, start + len(term)))
             start = flat.find(term, start + len(term))
+    if not spans:
+        return text
+    spans.sort()
+    merged = [spans[0]]
+    for begin, end in spans[1:]:
+        if begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((begin, end))
     out: list[str] = []
-    inside = False
-    for ch, on in zip(text, marked, strict=True):
-        if on and not inside:
-            out.append(HIGHLIGHT_OPEN)
-        elif not on and inside:
-            out.append(HIGHLIGHT_CLOSE)
-        inside = on
-        out.append(ch)
-    if inside:
-        out.append(HIGHLIGHT_CLOSE)
+    pos = 0
+    for begin, end in merged:
+        out += [text[pos:begin], HIGHLIGHT_OPEN, text[begin:end], HIGHLIGHT_CLOSE]
+        pos = end
+    out.append(text[pos:])
     return "".join(out)
