@@ -225,7 +225,7 @@ class Supervisor:
             self.settings.rasa_bin, "run",
             "--enable-api", "--auth-token", self.settings.engine_token,
             "-i", "127.0.0.1", "-p", str(self.engine_port),
-            "-m", str(model.resolve()),
+            "-m", str(model.parent.resolve()),  # the newest model: a restart picks up `civic train`'s
             "--endpoints", str(project / "endpoints.yml"),
             "--credentials", str(project / "credentials.yml"),
         ]  # fmt: skip
