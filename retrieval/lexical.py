@@ -1,7 +1,8 @@
 """The lexical index: BM25 (bm25s) over jieba words + character bigrams + unigrams of each passage.
 
-bm25s computes the BM25 weight of every (passage, token) pair once at build; we keep that as a sparse
-passage × token matrix ``W`` and score a query as ``W @ q`` where ``q`` holds per-stream query weights.
+The BM25 weight of every (passage, token) pair (bm25s's Lucene scoring) is computed once at build from a
+sparse term-count matrix; we keep the weights as a sparse passage × token matrix ``W`` and score a query
+as ``W @ q`` where ``q`` holds per-stream query weights.
 Two refinements on top of plain BM25, both unsupervised and corpus-general (numbers in
 bench/RETRIEVAL_QUALITY.md):
 
@@ -14,7 +15,7 @@ bench/RETRIEVAL_QUALITY.md):
   does not discriminate between them, while one only a few contain does; candidate scores are recomputed
   with each term's weight multiplied by ``1 + local_gamma · idf_within_candidates``.
 
-Incremental changes re-tokenise only the changed passages and recompute the matrix from the cached tokens
+Incremental changes re-tokenise only the changed passages and recompute the weights from the stored counts
 (IDF is corpus-wide, so the weights of every passage legitimately change).
 """
 
@@ -26,13 +27,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import scipy.sparse as sp
+from bm25s.scoring import _score_tfc_lucene
 
 from retrieval.tokenize import BIGRAM_MARK, UNIGRAM_MARK, Tokenizer
 
-TOKENS_FILE, MATRIX_FILE, VOCAB_FILE, PARAMS_FILE = "tokens.jsonl", "weights.npz", "vocab.json", "params.json"
+ROWS_FILE, COUNTS_FILE, MATRIX_FILE = "rows.jsonl", "counts.npz", "weights.npz"
+VOCAB_FILE, PARAMS_FILE = "vocab.json", "params.json"
 
 
 @dataclass(frozen=True)
@@ -49,41 +51,93 @@ class LexicalParams:
     local_k: int = 20
     local_gamma: float = 0.5
     expand_block: int = 4000  # neighbours are sought among at most this many passages of one issuer
+    query_max_df: float = 0.3  # in a large corpus, query tokens in more than this share of passages
+    query_max_df_floor: int = 1000  # ... (and in more than this many) are ignored: near-stop-words, slow
+    expand_terms: int = 128  # at most this many borrowed terms per passage (bounds the matrix's growth)
+
+
+def _top_per_row(matrix: sp.csr_matrix, m: int) -> sp.csr_matrix:
+    """Keep the ``m`` largest entries of each row."""
+    counts = np.diff(matrix.indptr)
+    if m <= 0 or not len(counts) or counts.max() <= m:
+        return matrix
+    keep = np.ones(matrix.nnz, dtype=bool)
+    for row in np.nonzero(counts > m)[0]:
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        drop = np.argpartition(-matrix.data[start:end], m)[m:]
+        keep[start + drop] = False
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)[keep]
+    return sp.csr_matrix((matrix.data[keep], (rows, matrix.indices[keep])), shape=matrix.shape)
 
 
 class LexicalIndex:
-    """BM25 weights of every passage, addressed by row; passage ids live in ``ids``."""
+    """BM25 weights of every passage, addressed by row; passage ids live in ``ids``.
+
+    Stored compactly as a sparse term-count matrix (passages × vocabulary) from which the BM25 weights are
+    computed with bm25s's Lucene scoring; token strings are kept once, in ``vocab``.
+    """
 
     def __init__(self, tokenizer: Tokenizer, params: LexicalParams | None = None) -> None:
         self.tokenizer = tokenizer
         self.params = params or LexicalParams()
         self.ids: list[str] = []
         self.groups: list[str] = []  # issuer of each row (neighbour expansion stays within it)
-        self.tokens: list[list[str]] = []
         self.vocab: dict[str, int] = {}
+        self.counts: sp.csr_matrix | None = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._counts_path: Path | None = None
+        self._df = np.zeros(0)  # document frequency of each vocabulary column (before expansion)
         self.weights: sp.csc_matrix = sp.csc_matrix((0, 0), dtype=np.float32)  # columns: fast query
         self._row: dict[str, int] = {}
 
     # building ------------------------------------------------------------------------------------------
+    def _count(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Term counts of normalised ``texts`` (new tokens are added to the vocabulary)."""
+        vocab = self.vocab
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        data: list[int] = []
+        for text in texts:
+            row: dict[int, int] = defaultdict(int)
+            for tok in self.tokenizer.tokens(text):
+                col = vocab.get(tok)
+                if col is None:
+                    col = vocab[tok] = len(vocab)
+                row[col] += 1
+            indices.extend(row.keys())
+            data.extend(row.values())
+            indptr.append(len(indices))
+        return sp.csr_matrix(
+            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
+            shape=(len(texts), max(len(vocab), 1)),
+        )
+
+    def _widen(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        width = max(len(self.vocab), 1)
+        if matrix.shape[1] == width:
+            return matrix
+        return sp.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], width))
+
     def build(self, ids: Sequence[str], texts: Sequence[str], groups: Sequence[str]) -> None:
         """Index normalised ``texts`` (one per passage id); ``groups`` is each passage's issuer."""
-        self.ids = list(ids)
-        self.groups = list(groups)
-        self.tokens = [self.tokenizer.tokens(t) for t in texts]
+        self.vocab = {}
+        self.ids, self.groups = list(ids), list(groups)
+        self.counts = self._count(texts)
         self._compute()
 
     def add(self, ids: Sequence[str], texts: Sequence[str], groups: Sequence[str]) -> None:
         self.remove(ids, recompute=False)
+        new = self._count(texts)
         self.ids.extend(ids)
         self.groups.extend(groups)
-        self.tokens.extend(self.tokenizer.tokens(t) for t in texts)
+        self.counts = sp.vstack([self._widen(self._counts_matrix()), self._widen(new)], format="csr")
         self._compute()
 
     def clone(self) -> LexicalIndex:
         """A copy that can be changed while this one keeps serving searches."""
         other = LexicalIndex(self.tokenizer, self.params)
-        other.ids, other.groups, other.tokens = list(self.ids), list(self.groups), list(self.tokens)
-        other.vocab, other.weights, other._row = self.vocab, self.weights, dict(self._row)
+        other.ids, other.groups, other.vocab = list(self.ids), list(self.groups), dict(self.vocab)
+        other.counts, other._counts_path = self.counts, self._counts_path
+        other.weights, other._row, other._df = self.weights, dict(self._row), self._df
         return other
 
     def remove(self, ids: Sequence[str], recompute: bool = True) -> int:
@@ -93,26 +147,30 @@ class LexicalIndex:
         if removed:
             self.ids = [self.ids[i] for i in keep]
             self.groups = [self.groups[i] for i in keep]
-            self.tokens = [self.tokens[i] for i in keep]
+            self.counts = self._counts_matrix()[keep]
             if recompute:
                 self._compute()
         return removed
 
     def _compute(self) -> None:
         self._row = {pid: i for i, pid in enumerate(self.ids)}
-        if not self.ids:
-            self.vocab, self.weights = {}, sp.csc_matrix((0, 0), dtype=np.float32)
+        counts = self._widen(self._counts_matrix())
+        self.counts = counts
+        n = counts.shape[0]
+        if not n:
+            self.weights = sp.csc_matrix((0, counts.shape[1]), dtype=np.float32)
+            self._df = np.zeros(counts.shape[1])
             return
         p = self.params
-        model = bm25s.BM25(k1=p.k1, b=p.b, method="lucene")
-        model.index([t or [""] for t in self.tokens], show_progress=False)
-        ncols = len(model.scores["indptr"]) - 1
-        csc = sp.csc_matrix(
-            (model.scores["data"], model.scores["indices"], model.scores["indptr"]),
-            shape=(int(model.scores["num_docs"]), ncols),
-        )
-        self.vocab = {str(tok): int(col) for tok, col in model.vocab_dict.items() if int(col) < ncols}
-        weights = csc.tocsr().astype(np.float32)
+        doc_len = np.asarray(counts.sum(axis=1)).ravel()
+        avg_len = float(doc_len.mean()) or 1.0
+        df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))  # bm25s's Lucene IDF, vectorised
+        self._df = df
+        row_len = np.repeat(doc_len, np.diff(counts.indptr))
+        tfc = _score_tfc_lucene(counts.data, row_len, avg_len, p.k1, p.b)
+        weights = sp.csr_matrix(((tfc * idf[counts.indices]).astype(np.float32), counts.indices.copy(),
+                                 counts.indptr.copy()), shape=counts.shape)
         if p.expand_k > 0 and p.expand_alpha > 0:
             weights = self._expand(weights)
         self.weights = weights.tocsc()
@@ -125,41 +183,50 @@ class LexicalIndex:
         norms = np.sqrt(np.asarray(weights.multiply(weights).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         unit = sp.diags(1.0 / norms).dot(weights).tocsr()
-        rows_out: list[np.ndarray] = []
-        cols_out: list[np.ndarray] = []
-        vals_out: list[np.ndarray] = []
         # a large issuer is cut into blocks of consecutive passages (neighbouring documents in archive
-        # order) so the cost stays linear in the corpus size
+        # order) so the cost stays linear in the corpus size; each block's borrowed terms are pruned at
+        # once so memory stays bounded by one block
         size = max(2, p.expand_block)
         blocks = [m[i : i + size] for m in by_group.values() for i in range(0, len(m), size)]
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for members in blocks:
             if len(members) < 2:
                 continue
             idx = np.asarray(members)
             sub = unit[idx]
+            sim_rows: list[np.ndarray] = []
+            sim_cols: list[np.ndarray] = []
+            sim_vals: list[np.ndarray] = []
             for start in range(0, len(idx), 1000):
                 sims = (sub[start : start + 1000] @ sub.T).toarray()
                 for r in range(sims.shape[0]):
                     sims[r, start + r] = 0.0
                 k = min(p.expand_k, sims.shape[1] - 1)
-                top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k > 0 else np.zeros((len(sims), 0))
+                top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
                 for r, cols in enumerate(top):
                     vals = sims[r, cols]
                     keep = vals > 0
-                    if not keep.any():
-                        continue
-                    vals = vals[keep] / vals[keep].sum()
-                    rows_out.append(np.full(int(keep.sum()), idx[start + r]))
-                    cols_out.append(idx[cols[keep]])
-                    vals_out.append(vals)
-        if not rows_out:
+                    if keep.any():
+                        sim_rows.append(np.full(int(keep.sum()), start + r))
+                        sim_cols.append(cols[keep])
+                        sim_vals.append(vals[keep] / vals[keep].sum())
+            if not sim_rows:
+                continue
+            pairs = (np.concatenate(sim_rows), np.concatenate(sim_cols))
+            sim = sp.csr_matrix((np.concatenate(sim_vals), pairs), shape=(len(idx), len(idx)))
+            own = weights[idx]
+            borrowed = ((sim @ own) * p.expand_alpha).tocsr()
+            borrowed = (borrowed - borrowed.multiply(own > 0)).tocsr()  # only terms the passage lacks
+            borrowed.eliminate_zeros()
+            borrowed = _top_per_row(borrowed, p.expand_terms).tocoo()
+            parts.append((idx[borrowed.row], borrowed.col, borrowed.data))
+        if not parts:
             return weights
-        n = weights.shape[0]
-        sim = sp.csr_matrix(
-            (np.concatenate(vals_out), (np.concatenate(rows_out), np.concatenate(cols_out))), shape=(n, n)
-        )
-        borrowed = (sim @ weights) * p.expand_alpha
-        return weights.maximum(borrowed).tocsr().astype(np.float32)
+        rows = np.concatenate([r for r, _, _ in parts])
+        cols = np.concatenate([c for _, c, _ in parts])
+        vals = np.concatenate([v for _, _, v in parts])
+        extra = sp.csr_matrix((vals, (rows, cols)), shape=weights.shape)
+        return (weights + extra).tocsr().astype(np.float32)
 
     # searching -----------------------------------------------------------------------------------------
     def query_vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -168,8 +235,11 @@ class LexicalIndex:
         stream = {BIGRAM_MARK: p.bigram_weight, UNIGRAM_MARK: p.unigram_weight}
         acc: dict[int, float] = defaultdict(float)
         missing = 0
+        max_df = max(p.query_max_df * len(self.ids), p.query_max_df_floor)
         for tok in self.tokenizer.tokens(text):
             col = self.vocab.get(tok)
+            if col is not None and col < len(self._df) and self._df[col] > max_df:
+                continue
             if col is not None:
                 acc[col] += stream.get(tok[0], p.word_weight)
             else:
@@ -226,7 +296,7 @@ class LexicalIndex:
             top, scores = top[order], scores[order]
         top, scores = top[:k], scores[:k]
         n = len(self.ids)
-        df = np.diff(self.weights.indptr)[cols]
+        df = self._df[cols]
         idf = np.log1p((n - df + 0.5) / (df + 0.5)) * vals
         total = float(idf.sum()) + missing * float(np.log1p(n / 0.5))
         present = (sub_all[top] > 0).toarray()
@@ -236,9 +306,10 @@ class LexicalIndex:
     # persistence ---------------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / TOKENS_FILE, "w", encoding="utf-8") as fh:
-            for pid, group, toks in zip(self.ids, self.groups, self.tokens, strict=True):
-                fh.write(json.dumps({"id": pid, "g": group, "t": toks}, ensure_ascii=False) + "\n")
+        with open(directory / ROWS_FILE, "w", encoding="utf-8") as fh:
+            for pid, group in zip(self.ids, self.groups, strict=True):
+                fh.write(json.dumps({"id": pid, "g": group}, ensure_ascii=False) + "\n")
+        sp.save_npz(directory / COUNTS_FILE, self._counts_matrix(), compressed=False)
         sp.save_npz(directory / MATRIX_FILE, self.weights, compressed=False)
         (directory / VOCAB_FILE).write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
         (directory / PARAMS_FILE).write_text(json.dumps(asdict(self.params)), encoding="utf-8")
@@ -247,16 +318,24 @@ class LexicalIndex:
     def load(cls, directory: Path, tokenizer: Tokenizer) -> LexicalIndex:
         params = LexicalParams(**json.loads((directory / PARAMS_FILE).read_text(encoding="utf-8")))
         index = cls(tokenizer, params)
-        with open(directory / TOKENS_FILE, encoding="utf-8") as fh:
+        with open(directory / ROWS_FILE, encoding="utf-8") as fh:
             for line in fh:
                 rec = json.loads(line)
                 index.ids.append(rec["id"])
                 index.groups.append(rec["g"])
-                index.tokens.append(rec["t"])
         index._row = {pid: i for i, pid in enumerate(index.ids)}
         index.vocab = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
         index.weights = sp.load_npz(directory / MATRIX_FILE).tocsc()
+        index._df = np.diff(index.weights.indptr).astype(np.float64)
+        index._counts_path = directory / COUNTS_FILE  # read only when an update needs it
+        index.counts = None
         return index
+
+    def _counts_matrix(self) -> sp.csr_matrix:
+        if self.counts is None:
+            assert self._counts_path is not None
+            self.counts = sp.load_npz(self._counts_path).tocsr()
+        return self.counts
 
     def row_of(self, pid: str) -> int | None:
         return self._row.get(pid)
