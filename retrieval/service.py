@@ -190,8 +190,9 @@ class Retriever:
     def rebuild(self) -> BuildReport:
         """Index every indexable document from scratch and swap the new generation in atomically."""
         if not self._warm:
+            before = self._last_report
             self.warm_up()
-            if self._state is not None:  # warm_up built it
+            if self._last_report is not before:  # warm_up found no index and has just built one
                 return self._last_report
         started = time.perf_counter()
         with self._write_lock:
@@ -270,7 +271,8 @@ class Retriever:
             if not changed:
                 return 0
             old_ids = [pid for doc_id in changed for pid in state.by_doc.get(doc_id, [])]
-            keep = [p for p in state.passages if p.doc_id not in set(changed)]
+            changed_set = set(changed)
+            keep = [p for p in state.passages if p.doc_id not in changed_set]
             found = (self.archive.find(i) for i in changed)
             docs = [d for d in found if d is not None and d.status in INDEXED]
             self.tokenizer.add_words(self._user_words(docs))

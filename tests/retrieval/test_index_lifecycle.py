@@ -68,3 +68,10 @@ def test_changing_the_embedding_model_rebuilds_instead_of_mixing_vectors(
     assert make_retriever().info()["generation"] == before  # same model: loaded as is
     other = make_retriever(embedder=FakeEmbedder(name="another-model"))
     assert other.info()["generation"] == before + 1
+
+
+def test_rebuild_without_warm_up_still_rebuilds(retriever, settings, archive) -> None:  # type: ignore[no-untyped-def]
+    before = retriever.info()["generation"]
+    cold = Retriever(settings, archive, embedder=retriever.embedder)
+    report = cold.rebuild()
+    assert int(report.generation) == before + 1 and report.passages > 0
