@@ -124,9 +124,22 @@ class Stack:
                 self.started_s = time.monotonic() - started
                 return
             if self.proc.poll() is not None:
-                pytest.fail(f"civic serve exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+                pytest.fail(f"civic serve exited with {self.proc.returncode}:\n{self.diagnosis()}")
             time.sleep(0.5)
-        pytest.fail(f"civic serve not ready after {timeout:.0f} s:\n{self.log()[-4000:]}")
+        pytest.fail(f"civic serve not ready after {timeout:.0f} s:\n{self.diagnosis()}")
+
+    def diagnosis(self) -> str:
+        """What to read when a stack misbehaves: its output, /healthz and the children's log tails."""
+        try:
+            health = str(self.health()[1])[:1500]
+        except OSError as exc:
+            health = f"not answering: {exc}"
+        tails = []
+        for name in ("rasa.log", "app.log"):
+            path = self.home / "logs" / name
+            text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else "(none)"
+            tails.append(f"--- {name}\n{text[-2000:]}")
+        return "\n".join([self.log()[-2000:], f"--- /healthz\n{health}", *tails])
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = STOP_TIMEOUT) -> list[psutil.Process]:
         """Stop the supervisor with ``sig``; returns the processes it left behind (killed afterwards)."""
@@ -183,9 +196,16 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _require_engine()
     from civic.serve import prepare_home
 
-    base = tmp_path_factory.mktemp("trained")
+    # CIVIC_TEST_TRAINED_HOME=DIR keeps the trained home between sessions (iterating on engine tests):
+    # built there the first time, brought up to date (usually a no-op) afterwards
+    kept = os.environ.get("CIVIC_TEST_TRAINED_HOME")
+    if kept and (Path(kept) / "home" / "civic.toml").exists():
+        home = Path(kept) / "home"
+        prepare_home(load_settings(home), demo=True, echo=print)
+        return home
+    base = Path(kept) if kept else tmp_path_factory.mktemp("trained")
     home = base / "home"
-    home.mkdir()
+    home.mkdir(parents=True)
     # train and serve from a snapshot of the Rasa project, so edits in the working tree during the session
     # do not make later stacks retrain; stacks on copies of this home inherit it through civic.toml
     project = snapshot_project(REPO_ROOT, base / "project")
