@@ -28,7 +28,30 @@ HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE = "【", "】"
 class FusionParams:
     dense_alpha: float = 0.5  # weight of the dense signal at full fitness
     title_beta: float = 0.3  # multiplicative boost for a query that names the document's title
+    field_beta: float = 0.5  # boost of a guide field the question asks about (材料, 收费, 地点…)
     passages_per_hit: int = 2
+
+
+_HOW_LONG = ("多久", "几天", "多长时间", "时限", "多少天", "办结", "什么时候能", "多少个工作日")
+# What citizens say when they ask for one structured field of a service guide (normalised, Simplified).
+FIELD_CUES: dict[str, tuple[str, ...]] = {
+    "materials": ("材料", "带什么", "带哪些", "证件", "资料", "准备什么", "准备哪些", "需要什么", "要什么",
+                  "提交什么", "携带", "证明"),
+    "fees": ("多少钱", "收费", "费用", "钱", "免费", "价格", "工本费", "交多少", "缴费"),
+    "location": ("在哪", "哪里", "地址", "地点", "去哪", "窗口", "大厅", "何处"),
+    "hours": ("几点", "办公时间", "上班", "下班", "开门", "周末", "节假日", "营业时间", "时间"),
+    "time_limit_legal": _HOW_LONG,
+    "time_limit_promised": _HOW_LONG,
+    "steps": ("流程", "步骤", "怎么办理", "如何办理", "怎么办", "程序", "手续", "怎么申请", "如何申请"),
+    "conditions": ("条件", "资格", "能不能", "能否", "符合", "要求", "可以办吗", "谁可以"),
+    "phone": ("电话", "联系", "咨询", "热线"),
+    "online_url": ("网上", "在线", "网址", "app", "线上", "网站", "网办"),
+}
+
+
+def asked_fields(query_norm: str) -> frozenset[str]:
+    """The guide fields a question asks about, from FIELD_CUES."""
+    return frozenset(f for f, cues in FIELD_CUES.items() if any(c in query_norm for c in cues))
 
 
 def fuse(
@@ -100,8 +123,8 @@ def collapse(
     query_norm: str,
     params: FusionParams,
 ) -> list[DocScore]:
-    """Group passage scores by document (the best passage's score counts), apply the title boost, and
-    return documents best first, each with its best passages."""
+    """Group passage scores by document (the best passage's score counts), boost the guide fields the
+    question asks about and titles it names, and return documents best first with their best passages."""
     by_doc: dict[str, list[tuple[Passage, float]]] = {}
     for pid, score in scores.items():
         passage = passages.get(pid)
@@ -110,7 +133,10 @@ def collapse(
         by_doc.setdefault(passage.doc_id, []).append((passage, score))
     out: list[DocScore] = []
     query_bigrams = frozenset(_bigrams(query_norm))
+    fields = asked_fields(query_norm) if params.field_beta > 0 else frozenset()
     for doc_id, items in by_doc.items():
+        if fields:
+            items = [(p, s * (1.0 + params.field_beta) if p.field in fields else s) for p, s in items]
         items.sort(key=lambda item: -item[1])
         best = items[0][1]
         if params.title_beta > 0:

@@ -100,3 +100,12 @@ def test_chinese_query_gets_no_dense_weight_with_an_english_only_model(
 def test_empty_and_unknown_queries(retriever) -> None:  # type: ignore[no-untyped-def]
     assert retriever.search("   ") == []
     assert retriever.search("量子引力弦论") == []
+
+
+def test_a_question_about_one_guide_field_gets_that_field(retriever) -> None:  # type: ignore[no-untyped-def]
+    hit = retriever.search("結婚登記要帶什麼", top_k=1)[0]
+    assert hit.doc_id == "G-MARRY" and hit.passages[0].field == "materials"
+    hit = retriever.search("结婚登记在哪里办", top_k=1)[0]
+    assert hit.doc_id == "G-MARRY" and hit.passages[0].field == "location"
+    hit = retriever.search("护照办下来要多久", top_k=1)[0]
+    assert hit.doc_id == "G-PASSPORT" and hit.passages[0].field == "time_limit_promised"
