@@ -99,6 +99,10 @@ class Hit:
 
     ``superseded_by`` is set when the document is not current (expired / abolished / out of its validity
     window) and a replacement is known: the citation of the end of the ``replaced_by`` chain.
+
+    ``score`` is in [0, 1] and comparable across queries: the best hit's score is the share of the query
+    (IDF-weighted tokens) its best passage contains; the other hits are scaled by their ranking score
+    relative to the best, so ratios between hits follow the ranking.
     """
 
     doc_id: str
