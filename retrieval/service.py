@@ -11,6 +11,7 @@ Status and validity are read from the archive at answer time, so a status change
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -35,7 +36,7 @@ from retrieval.types import BuildReport, Citation, Filters, Hit, Passage
 log = logging.getLogger(__name__)
 
 INDEXED = (Status.PUBLISHED, Status.EXPIRED, Status.ABOLISHED)
-PASSAGES_FILE = "passages.jsonl"
+PASSAGES_FILE, USER_WORDS_FILE = "passages.jsonl", "user_words.json"
 CANDIDATES = 100  # passages taken from each index before fusion
 
 
@@ -231,6 +232,8 @@ class Retriever:
         extra: dict[str, dict[str, object]] = {pid: {"dense_weight": w} for pid, w in weights.items() if w}
         passages_mod.save(passages, tx.component_dir("passages") / PASSAGES_FILE, extra)
         lexical.save(tx.component_dir("lexical"))
+        words = json.dumps(sorted(self.tokenizer.user_words), ensure_ascii=False)
+        (tx.component_dir("lexical") / USER_WORDS_FILE).write_text(words, encoding="utf-8")
         if dense is not None:
             dense.save(tx.component_dir("dense"))
         if fitness is not None:
@@ -242,6 +245,10 @@ class Retriever:
             if pdir is None or ldir is None:
                 return None
             passages, extra = passages_mod.load(pdir / PASSAGES_FILE)
+            if (ldir / USER_WORDS_FILE).exists():  # the dictionary the index was tokenised with
+                self.tokenizer.add_words(json.loads((ldir / USER_WORDS_FILE).read_text(encoding="utf-8")))
+            else:
+                self.tokenizer.add_words(self._user_words(list(self.archive.iter_documents(statuses=INDEXED))))
             lexical = LexicalIndex.load(ldir, self.tokenizer)
             dense = fitness = None
             ddir = snap.component("dense")
@@ -258,10 +265,7 @@ class Retriever:
             weights = {pid: float(str(e.get("dense_weight", 0.0))) for pid, e in extra.items()}
             return _State(passages, lexical, dense, fitness, weights, snap.change_seq, snap.generation)
 
-        state = self.store.read(load)
-        if state is not None:
-            self.tokenizer.add_words(self._user_words(list(self.archive.iter_documents(statuses=INDEXED))))
-        return state
+        return self.store.read(load)
 
     def refresh(self) -> int:
         """Apply the archive's changes since the index was built; returns the number of documents updated."""

@@ -64,6 +64,10 @@ class Tokenizer:
                 self._jieba = tk
         self.add_words(user_words)
 
+    @property
+    def user_words(self) -> frozenset[str]:
+        return frozenset(self._user_words)
+
     def add_words(self, words: Iterable[str]) -> None:
         """Add names (service items, agencies) to the user dictionary so jieba keeps them whole."""
         tk = self._ensure()
