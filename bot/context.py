@@ -93,7 +93,24 @@ class NameIndex:
 
     def mentions(self, text: str) -> bool:
         """Does ``text`` name some guide (by any of its names)?"""
-        return any(name in text for name in (*self.unique, *self.shared) if len(name) >= 2)
+        return self.longest_mention(text) is not None
+
+    def longest_mention(self, text: str) -> str | None:
+        """The longest guide name inside ``text`` (「居住证签注要带啥」 -> 「居住证签注」, not 「居住证」)."""
+        found = [name for name in (*self.unique, *self.shared) if len(name) >= 2 and name in text]
+        return max(found, key=len) if found else None
+
+    def containing(self, fragment: str) -> list[str]:
+        """Guide ids whose names contain ``fragment``, the guide with most such names first."""
+        counts: dict[str, int] = {}
+        for name, doc_id in self.unique.items():
+            if fragment in name:
+                counts[doc_id] = counts.get(doc_id, 0) + 1
+        for name, ids in self.shared.items():
+            if fragment in name:
+                for doc_id in ids:
+                    counts[doc_id] = counts.get(doc_id, 0) + 1
+        return sorted(counts, key=lambda d: -counts[d])
 
 
 @dataclass

@@ -6,6 +6,7 @@ for the residence permit.  When a question fits several guides about equally, th
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 from rasa_sdk import Action, Tracker
@@ -16,9 +17,11 @@ from archive.models import DocType, Document
 from bot.aspects import ASPECT_FIELDS, available, checklist, detect_aspect, is_follow_up, numbered
 from bot.common import cite, entity, label, language, payload, user_text
 from bot.context import BotContext
+from retrieval.normalize import to_simplified
 from retrieval.types import Citation, Filters, Hit
 
 GUIDES = Filters(type=DocType.GUIDE)
+_VERBS = re.compile("办理|申请|申领|补办|办|领取|手续")
 
 
 class Option(NamedTuple):
@@ -45,15 +48,17 @@ class GuideLookup:
             return None, None, []
         else:
             query = text
-        exact = self.ctx.guide_by_title(query)
-        if exact is not None:
-            return exact, self.ctx.citation(exact), []
-        sharing = self.ctx.guides_named(query)
-        if len(sharing) > 1:
-            return None, None, [Option(d.title, self.ctx.citation(d)) for d in sharing[:3]]
+        if query != context_item:
+            # a longer name in the text beats the tagged fragment: 「居住证签注要带啥」 is not 「居住证」
+            mention = self.ctx.names().longest_mention(to_simplified(text))
+            if mention and (not item or len(mention) > len(item)):
+                query = mention
+        found = self._by_name(query)
+        if found is not None:
+            return found
         hits = self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
         if not hits:
-            return None, None, []
+            return self._by_fragment(item or "")
         containing = [h for h in hits if item and item in h.title]
         if len(containing) == 1:
             hits = containing
@@ -61,6 +66,29 @@ class GuideLookup:
             return None, None, [Option(h.title, h.citation) for h in hits[:3]]
         doc = self.ctx.archive.find(hits[0].doc_id)
         return doc, hits[0].citation if doc else None, []
+
+    def _by_name(self, name: str) -> tuple[Document | None, Citation | None, list[Option]] | None:
+        exact = self.ctx.guide_by_title(name)
+        if exact is not None:
+            return exact, self.ctx.citation(exact), []
+        sharing = self.ctx.guides_named(name)
+        if len(sharing) > 1:
+            return None, None, [Option(d.title, self.ctx.citation(d)) for d in sharing[:3]]
+        return None
+
+    def _by_fragment(self, fragment: str) -> tuple[Document | None, Citation | None, list[Option]]:
+        """No retrieval hit: guides whose names contain the tagged fragment (「离婚」, 「出生」)."""
+        fragment = to_simplified(fragment.strip())
+        ids = self.ctx.names().containing(fragment)
+        if not ids:  # 「护照办理」: drop the verbs around the service's own name
+            fragment = _VERBS.sub("", fragment)
+            ids = self.ctx.names().containing(fragment)
+        docs = [d for d in map(self.ctx.archive.find, ids) if d is not None]
+        if len(fragment) < 2 or not docs:
+            return None, None, []
+        if len(docs) == 1:
+            return docs[0], self.ctx.citation(docs[0]), []
+        return None, None, [Option(d.title, self.ctx.citation(d)) for d in docs[:3]]
 
     @staticmethod
     def _unique(hits: list[Hit]) -> list[Hit]:

@@ -130,3 +130,20 @@ async def test_contact_gives_the_service_phone_with_its_source_or_the_general_li
     second = CollectingDispatcher()
     await ActionAnswerContact(ctx).run(second, tracker("电话多少", "ask_contact"), domain)
     assert responses(second) == ["utter_contact_general"]
+
+
+async def test_without_retrieval_hits_names_in_the_text_and_fragments_still_find_the_guide(
+    ctx: BotContext, domain: dict[str, Any]
+) -> None:
+    longer = CollectingDispatcher()
+    t = tracker("居住证签注要带啥", entities=[ent("item", "居住证")])
+    await ActionAnswerGuide(ctx).run(longer, t, domain)
+    assert longer.messages[0]["item"] == "居住证签注（续期）"  # the longer name in the text wins
+    fragment = CollectingDispatcher()
+    asked = tracker("护照办理费用", entities=[ent("item", "护照办理")])
+    await ActionAnswerGuide(ctx).run(fragment, asked, domain)
+    assert responses(fragment) == ["utter_guide_fees"]
+    assert fragment.messages[0]["item"] == "普通护照申领"
+    traditional = CollectingDispatcher()
+    await ActionAnswerGuide(ctx).run(traditional, tracker("宝宝出生了怎么報戶口"), domain)
+    assert traditional.messages[0]["custom"]["citations"][0]["id"] == "SF-G-003"
