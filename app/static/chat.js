@@ -8,66 +8,7 @@
 (function () {
   "use strict";
 
-  var STR = {
-    zh: {
-      title: "政务服务助手", skip: "跳到输入框", big_text: "大字", log_label: "对话记录",
-      lang_button: "EN", lang_label: "Switch to English",
-      hint: "您可以问办事材料、办理地点、收费、办件进度或政策文件。",
-      conn_connecting: "连接中…", conn_online: "已连接", conn_http: "已连接（备用通道）",
-      conn_offline: "网络已断开：消息会在恢复连接后自动发送",
-      input_label: "输入您的问题", placeholder: "例如：办居住证要带什么材料？", send: "发送", human: "转人工",
-      typing: "助手正在输入…", handoff: "已转人工服务：您接下来的消息会转给工作人员。", you: "您说：", bot: "助手说：",
-      queued: "待发送", sending: "发送中…", failed: "未发送",
-      over: "已超出 {n} 字，请缩短到 {max} 字以内再发送。",
-      quick: "快捷回复", feedback_q: "这个回答有帮助吗？", up: "有帮助", down: "没帮助",
-      thanks: "感谢您的反馈", feedback_failed: "反馈未能提交，请稍后再试",
-      err_rate_limited: "您发送得有点快，请稍等 {s} 秒，我们会自动重发。",
-      err_too_long: "消息超过 {max} 字，请缩短后再发送。", err_empty: "不能发送空消息。",
-      err_bad_request: "消息未能发送，请刷新页面后重试。",
-      err_unavailable: "助手暂时无法回答，请稍后再试。", err_internal: "出了点问题，请稍后再试。",
-      card: "办事指南", materials: "办理材料", location: "办理地点", hours: "办公时间", fees: "收费标准",
-      time_limit: "办理时限", time_limit_legal: "法定时限", time_limit_promised: "承诺时限", steps: "办理流程",
-      conditions: "受理条件", phone: "咨询电话", online_url: "网上办理", online_open: "在线办理",
-      sources: "依据来源", doc_no: "文号", issuer: "发文机关", issued_on: "发布日期",
-      status_expired: "已失效", status_abolished: "已废止", status_lapsed: "已过有效期",
-      inactive_note: "该文件{s}，内容仅供参考，请以现行规定为准。", superseded: "现行文件：",
-      status_card: "办件进度", app_no: "申请编号", item: "办理事项", applicant: "申请人", state: "办理状态",
-      current_step: "当前环节", expected_by: "预计办结", history: "办理记录", state_in_progress: "办理中",
-      state_completed: "已办结", state_rejected: "不予受理", state_needs_more: "需补正材料"
-    },
-    en: {
-      title: "Civic Service Assistant", skip: "Skip to the message box", big_text: "Large text",
-      log_label: "Conversation", lang_button: "中文", lang_label: "切换到中文",
-      hint: "Ask about required documents, where to go, fees, application status or policy documents.",
-      conn_connecting: "Connecting…", conn_online: "Online", conn_http: "Online (fallback)",
-      conn_offline: "Offline: messages will be sent when the connection returns",
-      input_label: "Type your question", placeholder: "e.g. What do I need for a residence permit?",
-      send: "Send", human: "Talk to a person", typing: "The assistant is typing…",
-      handoff: "Handed over to staff: your next messages go to a person.", you: "You said:",
-      bot: "Assistant said:", queued: "Queued", sending: "Sending…", failed: "Not sent",
-      over: "{n} characters over the limit; please shorten it to {max}.",
-      quick: "Quick replies", feedback_q: "Was this answer helpful?", up: "Helpful", down: "Not helpful",
-      thanks: "Thanks for your feedback", feedback_failed: "Feedback could not be sent; please try later",
-      err_rate_limited: "You're sending messages a bit fast. We'll resend in {s} seconds.",
-      err_too_long: "The message is longer than {max} characters; please shorten it.",
-      err_empty: "An empty message cannot be sent.", err_bad_request: "The message could not be sent; please reload.",
-      err_unavailable: "The assistant cannot answer right now; please try again later.",
-      err_internal: "Something went wrong; please try again later.",
-      card: "Service guide", materials: "Documents to bring", location: "Where", hours: "Opening hours",
-      fees: "Fees", time_limit: "Time limit", time_limit_legal: "Legal time limit",
-      time_limit_promised: "Promised time limit", steps: "Steps", conditions: "Who can apply",
-      phone: "Phone", online_url: "Apply online", online_open: "Apply online", sources: "Sources",
-      doc_no: "Doc. no.", issuer: "Issued by", issued_on: "Date", status_expired: "EXPIRED", status_lapsed: "NO LONGER VALID",
-      status_abolished: "ABOLISHED", inactive_note: "This document is {s}; for reference only.",
-      superseded: "Current document: ", status_card: "Application", app_no: "Application no.",
-      item: "Service", applicant: "Applicant", state: "Status", current_step: "Current step",
-      expected_by: "Expected by", history: "History", state_in_progress: "In progress",
-      state_completed: "Completed", state_rejected: "Rejected", state_needs_more: "More documents needed"
-    }
-  };
-  var CARD_FIELDS = ["materials", "location", "hours", "fees", "time_limit", "time_limit_legal",
-    "time_limit_promised", "steps", "conditions", "phone"];
-  var INACTIVE = { expired: "status_expired", abolished: "status_abolished" };
+  var STR = window.CivicChat.STR;
 
   var $ = function (id) { return document.getElementById(id); };
   var MAX = parseInt(document.body.getAttribute("data-max-chars"), 10) || 500;
@@ -96,28 +37,8 @@
     Object.keys(vars || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(vars[k])); });
     return s;
   }
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) { e.className = cls; }
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
-    return e;
-  }
-  function safeUrl(u) {
-    try {
-      var url = new URL(String(u), window.location.href);
-      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-    } catch (e) { return null; }
-  }
-  function link(href, text, cls) {
-    var ok = safeUrl(href);
-    if (!ok) { return el("span", cls, text); }
-    var a = el("a", cls, text);
-    a.setAttribute("href", ok);
-    a.setAttribute("target", "_blank");
-    a.setAttribute("rel", "noopener noreferrer");
-    return a;
-  }
-
+  var R = window.CivicChat.makeRender(t), el = R.el;
+  var renderCard = R.renderCard, renderCitations = R.renderCitations, trimForCard = R.trimForCard;
   var log = $("log"), input = $("input"), form = $("form"), typing = $("typing");
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
@@ -188,103 +109,6 @@
     log.appendChild(el("p", "notice" + (kind ? " " + kind : ""), text));
     scrollDown();
   }
-  function addRow(dl, label, value) {
-    if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) { return; }
-    dl.appendChild(el("dt", null, label));
-    var dd = el("dd");
-    if (Array.isArray(value)) {
-      var list = el(value.ordered ? "ol" : "ul", value.check ? "check" : null);
-      value.forEach(function (item) { list.appendChild(el("li", null, item)); });
-      dd.appendChild(list);
-    } else if (value instanceof Node) {
-      dd.appendChild(value);
-    } else {
-      dd.textContent = String(value);
-    }
-    dl.appendChild(dd);
-  }
-  function listOf(v, ordered, check) {
-    var a = (Array.isArray(v) ? v : []).map(String);
-    a.ordered = ordered; a.check = check;
-    return a;
-  }
-  function guideRows(dl, card) {
-    var fields = {};
-    CARD_FIELDS.forEach(function (f) { if (card[f]) { fields[f] = card[f]; } });
-    if (card.fields && !Array.isArray(card.fields) && typeof card.fields === "object") {
-      Object.keys(card.fields).forEach(function (f) { fields[f] = card.fields[f]; });
-    }
-    if (card.checklist) { fields.materials = card.checklist; }
-    if (card.online_url) { fields.online_url = card.online_url; }
-    CARD_FIELDS.concat(["online_url"]).forEach(function (f) {
-      var v = fields[f];
-      if (f === "online_url") {
-        if (v && safeUrl(v)) { addRow(dl, t("online_url"), link(v, t("online_open") + " ↗", "go")); }
-      } else if (Array.isArray(v)) {
-        addRow(dl, t(f), listOf(v, f === "steps", f === "materials"));
-      } else {
-        addRow(dl, t(f), v);
-      }
-    });
-    (Array.isArray(card.fields) ? card.fields : []).forEach(function (f) {
-      if (f && f.value) { addRow(dl, String(f.label || ""), f.value); }
-    });
-  }
-  function statusRows(dl, card) {
-    addRow(dl, t("app_no"), card.app_no);
-    addRow(dl, t("item"), card.item);
-    addRow(dl, t("applicant"), card.applicant);
-    addRow(dl, t("state"), STR.zh["state_" + card.state] ? t("state_" + card.state) : card.state);
-    addRow(dl, t("current_step"), card.current_step);
-    addRow(dl, t("expected_by"), card.expected_by);
-    addRow(dl, t("history"), listOf((card.history || []).map(function (e) {
-      return String(e.at || "").slice(0, 16).replace("T", " ") + " " + (e.step || "") + (e.note ? "：" + e.note : "");
-    }), true, false));
-  }
-  function renderCard(card) {
-    var dl = el("dl");
-    var kind = card.type === "status" ? "status_card" : "card";
-    if (card.type === "status") { statusRows(dl, card); } else { guideRows(dl, card); }
-    if (!dl.childNodes.length) { return null; }  // nothing beyond the title: the citation says it all
-    var box = el("section", "card");
-    var title = card.type === "status" ? (card.app_no || "") : (card.title || "");
-    box.setAttribute("aria-label", t(kind) + "：" + title);
-    box.appendChild(el("h3", null, card.type === "status" ? t(kind) + " " + title : title));
-    box.appendChild(dl);
-    return box;
-  }
-  function renderCitations(cites) {
-    var box = el("section", "cites");
-    box.setAttribute("aria-label", t("sources"));
-    box.appendChild(el("h4", null, t("sources")));
-    var ol = el("ol");
-    cites.forEach(function (c) {
-      var li = el("li", "cite");
-      var flag = INACTIVE[c.status] || (c.is_current === false && c.status === "published" ? "status_lapsed" : null);
-      if (flag) {
-        li.classList.add("inactive");
-        li.appendChild(el("strong", "badge", "⚠ " + t(flag)));
-      }
-      li.appendChild(link(c.url, c.title || c.id || "", "title"));
-      var meta = [];
-      if (c.doc_no) { meta.push(t("doc_no") + " " + c.doc_no); }
-      if (c.issuer) { meta.push(c.issuer); }
-      if (c.issued_on) { meta.push(c.issued_on); }
-      if (meta.length) { li.appendChild(el("p", "meta", meta.join(" · "))); }
-      if (flag) {
-        li.appendChild(el("p", "warn", t("inactive_note", { s: t(flag) })));
-        var sup = c.superseded_by;
-        if (sup && sup.title) {
-          var p = el("p", "meta", t("superseded"));
-          p.appendChild(link(sup.url, sup.title + (sup.doc_no ? "（" + sup.doc_no + "）" : "")));
-          li.appendChild(p);
-        }
-      }
-      ol.appendChild(li);
-    });
-    box.appendChild(ol);
-    return box;
-  }
   function renderFeedback(key, value) {
     var row = el("div", "feedback");
     row.setAttribute("role", "group");
@@ -301,17 +125,6 @@
     });
     row.appendChild(thanks);
     return row;
-  }
-  /* A card is the structured view of lines the text also lists for text-only channels: show them once. */
-  function trimForCard(text, card) {
-    var drop = [];
-    if (card.checklist || Array.isArray(card.materials)) { drop.push(/^\s*☐/); }
-    if (Array.isArray(card.steps)) { drop.push(/^\s*\d+[.、]\s/); }
-    if (card.type === "status" && Array.isArray(card.history) && card.history.length) { drop.push(/^\s*·\s/); }
-    if (!drop.length) { return text; }
-    return String(text).split("\n").filter(function (line) {
-      return !drop.some(function (re) { return re.test(line); });
-    }).join("\n");
   }
   function renderReply(key, reply, feedback) {
     var messages = (reply && reply.messages) || [];
