@@ -5,6 +5,7 @@ Each measurement runs in its own child process (``bench.retrieval`` for the dens
 
     .venv/bin/python -m bench.run                       # 10k, 100k, 1M components; full path at 10k, 100k
     .venv/bin/python -m bench.run --sizes 10000 --full-sizes 10000 --out /tmp/quick.md
+    .venv/bin/python -m bench.run --sizes 10000,100000 --keep-earlier   # re-run, keep the 1M rows
 """
 
 from __future__ import annotations
@@ -67,18 +68,24 @@ def child(module: str, phase: str, work: Path, size: int | None = None) -> dict[
     return result
 
 
+def when(result: dict[str, Any]) -> str:
+    """A row kept from an earlier run says so."""
+    return f" (run of {result['date']})" if result.get("earlier") else ""
+
+
 def label(size: int) -> str:
     return f"{size // 1_000_000}M" if size >= 1_000_000 else f"{size // 1000}k"
 
 
 def _components_table(rows: dict[int, dict[str, Any]]) -> list[str]:
     out = ["| passages | dense vectors | dense index | lexical build (passages/s) | dense index build s | "
-           "query p50 / p95 ms (total) | BM25 p50/p95 | embed p50/p95 | dense p50/p95 | RSS serving MB |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "query p50 / p95 ms (total) | CPU ms per query p50 / p95 | BM25 p50/p95 | embed p50/p95 | "
+           "dense p50/p95 | RSS serving MB |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for size, r in rows.items():
         b, s = r.get("build", {}), r.get("serve", {})
         if "error" in b or "error" in s:
-            out.append(f"| {label(size)} | error: {b.get('error') or s.get('error')} |||||||||")
+            out.append(f"| {label(size)} | error: {b.get('error') or s.get('error')} ||||||||||")
             continue
         lat, d, mem = s["latency_ms"], b["dense"], s["memory"]
         kind = d["index"] + (f" (nlist {d['nlist']}, nprobe {d['nprobe']})" if d["index"] == "ivf" else "")
@@ -86,15 +93,17 @@ def _components_table(rows: dict[int, dict[str, Any]]) -> list[str]:
         def pp(key: str, lat: dict[str, Any] = lat) -> str:
             return f"{lat[key]['p50']} / {lat[key]['p95']}"
 
-        out.append(f"| {label(size)} | {d['vectors']} | {kind} | {b['lexical']['passages_per_s']} | "
-                   f"{d['index_build_s']} | **{pp('total')}** | {pp('lexical')} | {pp('embed')} | "
+        cpu = pp("total_cpu") if "total_cpu" in lat else "—"
+        out.append(f"| {label(size)}{when(r)} | {d['vectors']} | {kind} | {b['lexical']['passages_per_s']} | "
+                   f"{d['index_build_s']} | **{pp('total')}** | {cpu} | {pp('lexical')} | {pp('embed')} | "
                    f"{pp('dense')} | {mem['with_indexes_mb']} (model alone {mem['with_model_mb']}) |")
     return out
 
 
 def _throughput_table(rows: dict[int, dict[str, Any]]) -> list[str]:
     out = ["| passages | lexical only (tokenise + bm25s), passages/s | real model alone, passages/s | "
-           "lexical + real model, passages/s | dense index build s | lexical total s |",
+           "lexical + real model, passages/s | dense index build s | lexical s if every passage were "
+           "tokenised (estimate) |",
            "|---|---|---|---|---|---|"]
     for size, r in rows.items():
         b = r.get("build", {})
@@ -102,7 +111,7 @@ def _throughput_table(rows: dict[int, dict[str, Any]]) -> list[str]:
             continue
         lex, model = b["lexical"]["passages_per_s"], b["dense"]["model_passages_per_s"]
         both = round(1.0 / (1.0 / lex + 1.0 / model), 1) if lex and model else "?"
-        out.append(f"| {label(size)} | {lex} | {model} | {both} | {b['dense']['index_build_s']} | "
+        out.append(f"| {label(size)}{when(r)} | {lex} | {model} | {both} | {b['dense']['index_build_s']} | "
                    f"{b['lexical']['total_s_at_size']} |")
     return out
 
@@ -112,24 +121,26 @@ def _recall_table(rows: dict[int, dict[str, Any]]) -> list[str]:
            "|---|---|---|---|---|"]
     for size, r in rows.items():
         for point in r.get("serve", {}).get("dense_recall", []):
-            out.append(f"| {label(size)} | {point['nprobe'] or 'exact (flat)'} | {point['recall@10']} | "
+            probe = point["nprobe"] or "exact (flat)"
+            out.append(f"| {label(size)}{when(r)} | {probe} | {point['recall@10']} | "
                        f"{point['p50_ms']} | {point['p95_ms']} |")
     return out
 
 
 def _full_table(rows: dict[int, dict[str, Any]]) -> list[str]:
     out = ["| passages | documents | build passages/s | build wall s | dense vectors | search p50 / p95 ms | "
-           "RSS after warm-up MB |", "|---|---|---|---|---|---|---|"]
+           "CPU ms per search p50 / p95 | RSS after warm-up MB |", "|---|---|---|---|---|---|---|---|"]
     for size, r in rows.items():
         b, s = r.get("build", {}), r.get("serve", {})
         if "error" in b or "error" in s:
-            out.append(f"| {label(size)} | error: {b.get('error') or s.get('error')} ||||||")
+            out.append(f"| {label(size)} | error: {b.get('error') or s.get('error')} |||||||")
             continue
-        lat = s["latency_ms"]
-        out.append(f"| {label(size)} | {b['documents']} | {b['passages_per_s']} | "
+        lat, cpu = s["latency_ms"], s.get("cpu_ms")
+        cpu_cell = f"{cpu['p50']} / {cpu['p95']}" if cpu else "—"
+        out.append(f"| {label(size)}{when(r)} | {b['documents']} | {b['passages_per_s']} | "
                    f"{b['warm_up_and_build_s']} | "
                    f"{b['dense_vectors']} ({b['embedded_with_model']} embedded by the model) | "
-                   f"**{lat['p50']} / {lat['p95']}** | {s['memory']['after_warm_up_mb']} |")
+                   f"**{lat['p50']} / {lat['p95']}** | {cpu_cell} | {s['memory']['after_warm_up_mb']} |")
     return out
 
 
@@ -143,8 +154,9 @@ def render(info: dict[str, Any], comp: dict[int, dict[str, Any]], full: dict[int
         f"Measured {info['date']} on {info['nproc']} cores ({info['cpu']}), {info['ram_gb']} GiB RAM; "
         f"Python {info['python']}, faiss {info['faiss']}, torch {info['torch']}, commit {info['commit']}.",
         f"Load average (1/5/15 min) at start {info['load_avg_start']}, at end {info.get('load_avg_end')}: "
-        "the machine is shared with other engineers' Rasa training and test runs, so latencies include "
-        "CPU contention; on an idle machine they are lower.",
+        "the machine is shared with other engineers' Rasa training and test runs, so wall-clock latencies "
+        "include waiting for a core.  The query path is single-threaded (one torch and one faiss thread), "
+        "so the CPU time per query (process time) is what it costs on an idle core.",
         "",
         f"Command: `{command}` (`make bench`).  Embedding model: `{Settings().embedding_model}`; "
         f"dense index threshold {Settings().dense_index_threshold} passages (flat below, IVF above).",
@@ -213,14 +225,33 @@ def render(info: dict[str, Any], comp: dict[int, dict[str, Any]], full: dict[int
     return "\n".join(lines)
 
 
+def previous(path: Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """The raw results of the last run recorded in ``path``, keyed by size."""
+    found: dict[str, dict[int, dict[str, Any]]] = {"components": {}, "full": {}}
+    if not path.exists():
+        return found
+    text = path.read_text(encoding="utf-8")
+    if "```json" not in text:
+        return found
+    raw = json.loads(text.split("```json", 1)[1].split("```", 1)[0])
+    for key in found:
+        for size, r in raw.get(key, {}).items():
+            r.setdefault("date", raw.get("machine", {}).get("date", "?"))
+            found[key][int(size)] = r
+    return found
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.run", description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="component benchmark sizes")
     parser.add_argument("--full-sizes", default="10000,100000", help="full Retriever path sizes ('' = none)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "RESULTS.md")
     parser.add_argument("--work", type=Path, default=None, help="scratch directory (default: a temp dir)")
+    parser.add_argument("--keep-earlier", action="store_true",
+                        help="keep rows of sizes not run now from the existing results file (labelled)")
     args = parser.parse_args(argv)
     info = machine()
+    earlier = previous(args.out) if args.keep_earlier else {"components": {}, "full": {}}
     work = args.work or Path(tempfile.mkdtemp(prefix="civic-bench-"))
     comp: dict[int, dict[str, Any]] = {}
     full: dict[int, dict[str, Any]] = {}
@@ -241,6 +272,15 @@ def main(argv: list[str] | None = None) -> None:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     info["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    for r in (*comp.values(), *full.values()):
+        r["date"] = info["date"]
+    for key, now in (("components", comp), ("full", full)):
+        for size, r in earlier[key].items():
+            if size not in now:
+                now[size] = {**r, "earlier": True}
+        ordered = dict(sorted(now.items()))
+        now.clear()
+        now.update(ordered)
     command = ".venv/bin/python -m bench.run" + (f" {' '.join(argv)}" if argv else
                                                   (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""))
     args.out.write_text(render(info, comp, full, command), encoding="utf-8")
