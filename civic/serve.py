@@ -366,16 +366,17 @@ def _instance_lock(settings: Settings) -> Any:
 def serve(settings: Settings, *, demo: bool = True, echo: Echo = print) -> int:
     """Prepare the home (seed, index, train as needed), then run and supervise until stopped."""
     lock = _instance_lock(settings)
-    # SIGTERM while seeding or training unwinds like Ctrl-C, so `rasa train` is stopped too
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM or SIGINT while seeding or training unwinds like Ctrl-C, so `rasa train` is stopped too
+    # (set explicitly: a shell's background job starts with SIGINT ignored)
+    previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         started = time.monotonic()
         prepare_home(settings, demo=demo, echo=echo)
         echo(f"home ready in {time.monotonic() - started:.1f} s")
-        signal.signal(signal.SIGTERM, previous)
         return Supervisor(settings, echo=echo).run()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         lock.close()
 
 
