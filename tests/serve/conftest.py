@@ -26,9 +26,10 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fake_home(home: Path, project: Path) -> Path:
-    """A home whose civic.toml points at the tiny project and the fake engine."""
+    """A home whose civic.toml points at the tiny project and the fake engine (lexical search only, so
+    no embedding model loads: these tests are about processes, not retrieval)."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "civic.toml").write_text(
-        f'rasa_bin = "{FAKE_RASA}"\nproject_dir = "{project}"\n', encoding="utf-8"
+        f'rasa_bin = "{FAKE_RASA}"\nproject_dir = "{project}"\nembedding_model = "none"\n', encoding="utf-8"
     )
     return home
