@@ -125,7 +125,8 @@ def unhealthy_parts(body: str) -> str:
     for name in ("engine", "archive", "index"):
         part = data.get(name) or {}
         if not (part.get("healthy") if name == "engine" else part.get("ok")):
-            parts.append(f"{name}: {part.get('error') or part.get('detail') or 'not ok'}")
+            reason = str(part.get("error") or part.get("detail") or "not ok")
+            parts.append(f"{name}: {reason[:120]}")
     return "; ".join(parts) or "unknown"
 
 
@@ -293,11 +294,14 @@ class Supervisor:
 
     def wait_healthy(self) -> bool:
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        body = ""
+        body, next_note = "", time.monotonic() + 20
         while not self.stopping and time.monotonic() < deadline:
             ok, body = http_ok(self.url + "healthz")
             if ok:
                 return True
+            if time.monotonic() >= next_note:  # so a slow start does not look like a hang
+                self.say(f"still starting ({unhealthy_parts(body)})")
+                next_note = time.monotonic() + 20
             self.supervise_once()
             self._sleep(0.5)
         if not self.stopping:
