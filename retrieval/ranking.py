@@ -29,6 +29,7 @@ class FusionParams:
     dense_alpha: float = 0.5  # weight of the dense signal at full fitness
     title_beta: float = 0.3  # multiplicative boost for a query that names the document's title
     field_beta: float = 0.5  # boost of a guide field the question asks about (材料, 收费, 地点…)
+    answer_beta: float = 0.1  # boost of a free-text passage that holds the kind of answer asked for
     passages_per_hit: int = 2
 
 
@@ -47,6 +48,40 @@ FIELD_CUES: dict[str, tuple[str, ...]] = {
     "phone": ("电话", "联系", "咨询", "热线"),
     "online_url": ("网上", "在线", "网址", "app", "线上", "网站", "网办"),
 }
+
+
+# The same idea for free text (FAQ answers, policy sections), which has no fields to boost: what a
+# question asks for (a phone number, an amount, a route, a place, a date, a web address, documents to
+# bring) → a pattern of text that answers it.  Both sides normalised (Simplified, lower case, NFKC).
+ANSWER_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    kind: (re.compile(ask), re.compile(answer))
+    for kind, ask, answer in (
+        ("phone", r"电话|联络|联系|窗口|洽询|专线|分机",
+         r"\d{2,4}[-)）]\s?\d{3,4}-?\d{3,4}|1999|12345|分机|电话"),
+        ("money", r"多少钱|收费|费用|金额|价格|多少元|补助多少|票价|罚款|罚锾|工本费|缴纳多少|几元",
+         r"\d[\d,]*(?:\.\d+)?\s*(?:万|千)?元|新台币|人民币|nt\$|\$\d"),
+        ("route", r"如何前往|怎么去|如何到|交通|搭乘|到达|抵达|怎么走",
+         r"捷运|地铁|公车|公交|站|下车|步行|出口|停车"),
+        ("place", r"在哪|哪里|何处|地点|地址|场所|位置", r"路\d|段\d|号|楼|地址|位于|[区市]\S{0,6}路"),
+        ("time", r"何时|什么时候|时间|日期|几点|期间|多久|几天|期限",
+         r"\d+月|\d+日|\d{1,2}:\d{2}|上午|下午|星期|周[一二三四五六日]|\d+天|工作日|年度"),
+        ("url", r"网址|网站|网页|下载|线上|网路|网络|app", r"https?://|www\.|网站|网页|\.gov|\.tw|\.cn"),
+        ("documents", r"检附|资料|文件|证件|带什么|准备什么|应备|证明",
+         r"申请书|证明|影本|复印件|身份证|印章|照片|正本|誊本|证件|文件"),
+    )
+}
+
+
+def asked_kinds(query_norm: str) -> tuple[str, ...]:
+    """The kinds of answer (ANSWER_KINDS) a question asks for."""
+    return tuple(k for k, (ask, _) in ANSWER_KINDS.items() if ask.search(query_norm))
+
+
+@functools.lru_cache(maxsize=65536)
+def answer_kinds(text: str) -> frozenset[str]:
+    """The kinds of answer a passage's text holds."""
+    flat = normalize(text)
+    return frozenset(k for k, (_, answer) in ANSWER_KINDS.items() if answer.search(flat))
 
 
 def asked_fields(query_norm: str) -> frozenset[str]:
@@ -134,9 +169,14 @@ def collapse(
     out: list[DocScore] = []
     query_bigrams = frozenset(_bigrams(query_norm))
     fields = asked_fields(query_norm) if params.field_beta > 0 else frozenset()
+    kinds = asked_kinds(query_norm) if params.answer_beta > 0 else ()
     for doc_id, items in by_doc.items():
         if fields:
             items = [(p, s * (1.0 + params.field_beta) if p.field in fields else s) for p, s in items]
+        if kinds:
+            beta = params.answer_beta
+            items = [(p, s if p.field in FIELD_CUES else s * (1.0 + beta * _share(kinds, p.text)))
+                     for p, s in items]
         items.sort(key=lambda item: -item[1])
         best = items[0][1]
         if params.title_beta > 0:
@@ -144,6 +184,11 @@ def collapse(
         out.append(DocScore(doc_id, best, items[: max(1, params.passages_per_hit)]))
     out.sort(key=lambda d: (-d.score, d.doc_id))
     return out
+
+
+def _share(kinds: tuple[str, ...], text: str) -> float:
+    found = answer_kinds(text)
+    return sum(k in found for k in kinds) / len(kinds)
 
 
 def query_terms(tokenizer: Tokenizer, query_norm: str) -> list[str]:
