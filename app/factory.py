@@ -8,8 +8,6 @@ to open does not stop the app: ``/healthz`` reports it (503) and the log says wh
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -26,6 +24,7 @@ from app.routes import setup_routes
 from app.webchat import setup_webchat
 from archive.store import Archive
 from civic.config import Settings
+from retrieval.service import Retriever
 
 log = logging.getLogger("civic.app")
 
@@ -73,27 +72,17 @@ def _archive_ctx(archive: Archive | None) -> Ctx:
     return ctx
 
 
-def load_retriever_class() -> Any | None:
-    """retrieval.service.Retriever, or None while the retrieval package does not provide it."""
-    if importlib.util.find_spec("retrieval.service") is None:
-        return None
-    return importlib.import_module("retrieval.service").Retriever
-
-
 def _retriever_ctx(retriever: Any | None) -> Ctx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         states = app[STATES]
         instance = retriever
         try:
             if instance is None:
-                cls = load_retriever_class()
                 archive = app.get(ARCHIVE)
-                if cls is None:
-                    states["index"] = ComponentState(False, "retrieval.service is not installed")
-                elif archive is None:
+                if archive is None:
                     states["index"] = ComponentState(False, "no archive to search")
                 else:
-                    instance = cls(app[SETTINGS], archive)
+                    instance = Retriever(app[SETTINGS], archive)
             if instance is not None:
                 await asyncio.to_thread(instance.warm_up)
                 app[RETRIEVER] = instance

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
-import importlib
-import importlib.util
 import json
 import os
 import signal
@@ -33,6 +31,7 @@ from archive.store import Archive
 from civic.config import REPO_ROOT, Settings
 from civic.errors import CivicError
 from civic.train import current_model, rasa_env, train
+from retrieval.service import INDEX_FORMAT, Retriever
 
 Echo = Callable[[str], None]
 
@@ -76,13 +75,6 @@ def http_ok(url: str, timeout: float = 2.0) -> tuple[bool, str]:
         return False, str(exc)
 
 
-def load_retriever_class() -> Any | None:
-    """retrieval.service.Retriever, or None while the retrieval package does not provide it."""
-    if importlib.util.find_spec("retrieval.service") is None:
-        return None
-    return importlib.import_module("retrieval.service").Retriever
-
-
 def prepare_home(settings: Settings, *, demo: bool = True, echo: Echo = print) -> None:
     """Make the home servable: demo corpus on an empty archive, a current index, a current model.
 
@@ -94,19 +86,15 @@ def prepare_home(settings: Settings, *, demo: bool = True, echo: Echo = print) -
             echo("Seeding the demo corpus of 示范市 into the empty archive ...")
             totals = seed_demo(archive, max_body_chars=settings.max_body_chars).to_dict()["totals"]
             echo(f"  demo corpus: {totals}")
-        retriever_cls = load_retriever_class()
-        if retriever_cls is None:
-            echo("retrieval.service is not installed: no search index built")
+        retriever = Retriever(settings, archive)  # cheap: models load only when needed
+        store = retriever.store
+        if store.current() is None or store.read_meta().get("format") != INDEX_FORMAT:
+            echo("Building the retrieval index ...")
+            echo(f"  index: {retriever.rebuild()}")
+        elif archive.changes_since(store.change_seq())[1]:  # checked without loading any model
+            echo(f"  index refreshed: {retriever.refresh()} changed documents")
         else:
-            retriever = retriever_cls(settings, archive)  # cheap: models load only when needed
-            store = getattr(retriever, "store", None)
-            if store is None or store.current() is None:
-                echo("Building the retrieval index ...")
-                echo(f"  index: {retriever.rebuild()}")
-            elif archive.changes_since(store.change_seq())[1]:  # checked without loading any model
-                echo(f"  index refreshed: {retriever.refresh()} changed documents")
-            else:
-                echo("Retrieval index: up to date")
+            echo("Retrieval index: up to date")
         if settings.engine_url:  # someone else runs the engine (and trains its model)
             echo(f"Using the engine at {settings.engine_url}; not training a local model")
             return

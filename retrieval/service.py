@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 INDEXED = (Status.PUBLISHED, Status.EXPIRED, Status.ABOLISHED)
 PASSAGES_FILE, USER_WORDS_FILE = "passages.jsonl", "user_words.json"
+# Bump when the on-disk layout of any index component changes: an index of another format is rebuilt at
+# warm-up instead of failing to load (an upgraded app must never serve 503 because of an old ./var).
+INDEX_FORMAT = 2
 CANDIDATES = 100  # passages taken from each index before fusion
 
 
@@ -215,7 +218,8 @@ class Retriever:
                 dense = DenseIndex.build([p.id for p in readable],
                                          vecs if vecs is not None else np.zeros((0, self.embedder.dim)),
                                          threshold=self.settings.dense_index_threshold)
-            with self.store.build(change_seq=seq, documents=len(docs), passages=len(passages)) as tx:
+            with self.store.build(change_seq=seq, documents=len(docs), passages=len(passages),
+                                  format=INDEX_FORMAT) as tx:
                 self._save(tx, passages, lexical, dense, weights, fitness)
                 generation = tx.generation
             self._state = _State(passages, lexical, dense, fitness, weights, seq, generation)
@@ -241,6 +245,10 @@ class Retriever:
 
     def _load(self) -> _State | None:
         def load(snap: Any) -> _State | None:
+            if snap.meta.get("format") != INDEX_FORMAT:
+                log.warning("index generation %s has format %s, this code reads %s: rebuilding",
+                            snap.generation, snap.meta.get("format"), INDEX_FORMAT)
+                return None
             pdir, ldir = snap.component("passages"), snap.component("lexical")
             if pdir is None or ldir is None:
                 return None

@@ -75,3 +75,19 @@ def test_rebuild_without_warm_up_still_rebuilds(retriever, settings, archive) ->
     cold = Retriever(settings, archive, embedder=retriever.embedder)
     report = cold.rebuild()
     assert int(report.generation) == before + 1 and report.passages > 0
+
+
+def test_an_index_of_another_format_is_rebuilt_at_warm_up(retriever, settings, make_retriever) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from retrieval.service import INDEX_FORMAT
+
+    before = retriever.info()["generation"]
+    meta_path = settings.paths.index_dir / f"gen-{before}" / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert meta["format"] == INDEX_FORMAT
+    meta["format"] = INDEX_FORMAT - 1  # as if written by an older release
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    upgraded = make_retriever()
+    assert upgraded.info()["generation"] == before + 1
+    assert upgraded.search("结婚登记")[0].doc_id == "G-MARRY"
