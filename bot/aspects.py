@@ -42,6 +42,8 @@ _CUES: dict[str, tuple[str, ...]] = {
 _FILLER = re.compile(
     r"[\s，。？！?!,.、：:；;“”\"'（）()\[\]{}]|那个|那麼|那么|请问|請問|一下|这个|這個|的话|的|了|吗|嗎|呢|啊|呀|吧|那|要|得|还|還|是"
 )
+# verbs citizens put around a service name (办理居住证, 申领社保卡); stripped before matching item names
+SERVICE_VERBS = re.compile("办理|申请|申领|补办|办|领取|手续")
 _EN_FILLER = frozenset({
     "a", "an", "the", "is", "it", "does", "do", "i", "we", "you", "my", "me", "to", "for", "of",
     "and", "or", "what", "how", "much", "long", "where", "when", "can", "will", "be", "need",

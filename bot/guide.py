@@ -6,7 +6,6 @@ for the residence permit.  When a question fits several guides about equally, th
 
 from __future__ import annotations
 
-import re
 from typing import Any, NamedTuple
 
 from rasa_sdk import Action, Tracker
@@ -14,14 +13,21 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from archive.models import DocType, Document
-from bot.aspects import ASPECT_FIELDS, available, checklist, detect_aspect, is_follow_up, numbered
+from bot.aspects import (
+    ASPECT_FIELDS,
+    SERVICE_VERBS,
+    available,
+    checklist,
+    detect_aspect,
+    is_follow_up,
+    numbered,
+)
 from bot.common import cite, entity, label, language, payload, user_text
 from bot.context import BotContext
 from retrieval.normalize import to_simplified
 from retrieval.types import Citation, Filters, Hit
 
 GUIDES = Filters(type=DocType.GUIDE)
-_VERBS = re.compile("办理|申请|申领|补办|办|领取|手续")
 
 
 class Option(NamedTuple):
@@ -81,7 +87,7 @@ class GuideLookup:
         fragment = to_simplified(fragment.strip())
         ids = self.ctx.names().containing(fragment)
         if not ids:  # 「护照办理」: drop the verbs around the service's own name
-            fragment = _VERBS.sub("", fragment)
+            fragment = SERVICE_VERBS.sub("", fragment)
             ids = self.ctx.names().containing(fragment)
         docs = [d for d in map(self.ctx.archive.find, ids) if d is not None]
         if len(fragment) < 2 or not docs:
