@@ -35,7 +35,7 @@ lint: setup  ## ruff + mypy
 typecheck: setup  ## mypy only
 	.venv/bin/mypy .
 
-bench: setup  ## retrieval and dialogue benchmarks; results go to bench/RESULTS.md
+bench: setup  ## retrieval benchmarks (build, latency, memory at 10k-1M passages) into bench/RESULTS.md
 	$(PY) -m bench.run
 
 clean:  ## remove the demo data directory (keeps the virtualenvs)
