@@ -58,8 +58,7 @@ class _AppChat:
 
 def log_feedback_for_curation(app: web.Application, turn: Turn, value: str) -> None:
     """Thumbs go to the dialogue's curation log too (feedback_good / feedback_bad), with the answer."""
-    key = getattr(actions_endpoint, "CONVERSATIONS", None)
-    conversations = app.get(key) if key is not None else None
+    conversations = app.get(actions_endpoint.CONVERSATIONS)
     if conversations is None:
         return
     messages = (turn.reply or {}).get("messages") or []

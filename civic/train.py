@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import importlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -22,11 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from archive.store import Archive
 from civic.config import REPO_ROOT, Settings
 from civic.errors import CivicError
+from nlu.generate import prepare_training
 
 STAMP_NAME = "fingerprint.json"
 KEEP_MODELS = 3
@@ -67,22 +65,15 @@ def training_dir(settings: Settings) -> Path:
 
 
 def prepare_inputs(settings: Settings, archive: Archive | None = None) -> TrainingInputs:
-    """The training inputs: generated from the archive when nlu.generate exists, else the repo's files."""
-    project = settings.project_dir
-    if importlib.util.find_spec("nlu.generate") is not None:
-        generate: Any = importlib.import_module("nlu.generate")
-        out = training_dir(settings)
-        out.mkdir(parents=True, exist_ok=True)
-        if archive is not None:
-            inputs = generate.prepare_training(archive, project, out)
-        else:
-            with Archive(settings.paths.archive_db) as opened:
-                inputs = generate.prepare_training(opened, project, out)
-        return TrainingInputs(Path(inputs.config), Path(inputs.domain), [Path(p) for p in inputs.data])
-    domain = project / "domain.yml"
-    if not domain.exists() and (project / "domain").is_dir():  # a domain split into several files
-        domain = project / "domain"
-    return TrainingInputs(project / "config.yml", domain, [project / "data"])
+    """The training inputs: the repo's project plus what nlu.generate derives from the archive."""
+    out = training_dir(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    if archive is not None:
+        inputs = prepare_training(archive, settings.project_dir, out)
+    else:
+        with Archive(settings.paths.archive_db) as opened:
+            inputs = prepare_training(opened, settings.project_dir, out)
+    return TrainingInputs(Path(inputs.config), Path(inputs.domain), [Path(p) for p in inputs.data])
 
 
 def engine_version(settings: Settings) -> str:
