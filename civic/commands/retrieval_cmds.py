@@ -107,6 +107,12 @@ def reindex(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"indexed {report.documents} documents as {report.passages} passages in "
                    f"{report.seconds:.1f}s (generation {report.generation}, dense "
                    f"{'on' if report.dense_enabled else 'off'})")
+        if report.fitness:
+            from retrieval.fitness import FitnessReport
+
+            click.echo(FitnessReport.from_dict(report.fitness).summary())
+        else:
+            click.echo("no embedding model configured: lexical search only")
 
 
 @click.command("evaluate")

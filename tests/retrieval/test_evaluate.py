@@ -88,3 +88,27 @@ def test_evaluate_with_the_real_packaged_model(tmp_path: Path, settings) -> None
     result = evaluate_files(settings, write_jsonl(tmp_path / "d.jsonl", rows),
                             write_jsonl(tmp_path / "q.jsonl", qrels))
     assert result["recall@1"] == 1.0 and result["n_queries"] == 4
+
+
+def test_reindex_cli_says_when_dense_is_off(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    monkeypatch.setenv("CIVIC_EMBEDDING_MODEL", "none")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--home", str(home), "import",
+                               str(write_jsonl(tmp_path / "docs.jsonl", DOCS))]).exit_code == 0
+    result = runner.invoke(cli, ["--home", str(home), "reindex"])
+    assert result.exit_code == 0, result.output
+    assert f"indexed {len(DOCS)} documents" in result.stdout
+    assert "lexical search only" in result.stdout
+
+
+@pytest.mark.model
+def test_reindex_cli_prints_the_model_fitness(home: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--home", str(home), "import",
+                               str(write_jsonl(tmp_path / "docs.jsonl", DOCS))]).exit_code == 0
+    result = runner.invoke(cli, ["--home", str(home), "reindex"])
+    assert result.exit_code == 0, result.output
+    # the packaged MiniLM reads Latin but not most Han characters: the summary says so per script
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("embedding model"))
+    assert "han" in line and "unknown" in line and "dense weight" in line
