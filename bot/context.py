@@ -66,12 +66,21 @@ def normalise_doc_no(doc_no: str) -> str:
     return to_simplified(re.sub(r"\s+", "", doc_no)).translate(_BRACKETS)
 
 
+def _pattern(name: str) -> re.Pattern[str]:
+    """How a name is found inside a message: an English name as whole words, any case."""
+    if name.isascii():
+        return re.compile(r"(?<![a-z0-9])" + re.escape(name.lower()) + r"(?![a-z0-9])")
+    return re.compile(re.escape(name))
+
+
 @dataclass
 class NameIndex:
     seq: int
     unique: dict[str, str]  # unambiguous guide name (title, short title, keyword) -> id
     shared: dict[str, list[str]]  # a name several guides share -> their ids
     doc_nos: dict[str, str]  # normalised 文号 -> policy id (any status: abolished ones name successors)
+    patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)  # every name -> how it is found
+    folded: dict[str, str] = field(default_factory=dict)  # lower-cased English name -> the name as stored
 
     @classmethod
     def build(cls, docs: Iterable[Document], seq: int) -> NameIndex:
@@ -89,7 +98,15 @@ class NameIndex:
             for name in names(doc):
                 if name not in unique:
                     shared.setdefault(name, []).append(doc.id)
-        return cls(seq, unique, shared, doc_nos)
+        every = [*unique, *shared]
+        patterns = {name: _pattern(name) for name in every if len(name) >= 2}
+        folded = {name.lower(): name for name in every if name.isascii()}
+        return cls(seq, unique, shared, doc_nos, patterns, folded)
+
+    def canonical(self, name: str) -> str:
+        """``name`` as the index stores it: 「Residence Permit」 -> 「residence permit」; Chinese as given."""
+        name = to_simplified(name.strip())
+        return self.folded.get(name.lower(), name) if name.isascii() else name
 
     def mentions(self, text: str) -> bool:
         """Does ``text`` name some guide (by any of its names)?"""
@@ -97,7 +114,9 @@ class NameIndex:
 
     def longest_mention(self, text: str) -> str | None:
         """The longest guide name inside ``text`` (「居住证签注要带啥」 -> 「居住证签注」, not 「居住证」)."""
-        found = [name for name in (*self.unique, *self.shared) if len(name) >= 2 and name in text]
+        folded = text.lower()
+        found = [name for name, pattern in self.patterns.items()
+                 if pattern.search(folded if name.isascii() else text)]
         return max(found, key=len) if found else None
 
     def containing(self, fragment: str) -> list[str]:
@@ -134,13 +153,13 @@ class BotContext:
     def guide_by_title(self, name: str) -> Document | None:
         """The published guide called ``name`` (its title or one of its unambiguous informal names)."""
         index = self.names()
-        doc_id = index.unique.get(name.strip()) or index.unique.get(to_simplified(name.strip()))
+        doc_id = index.unique.get(name.strip()) or index.unique.get(index.canonical(name))
         return self.archive.find(doc_id) if doc_id else None
 
     def guides_named(self, name: str) -> list[Document]:
         """The guides sharing the informal name ``name`` (「提公积金」: rent, purchase, retirement)."""
         index = self.names()
-        ids = index.shared.get(name.strip()) or index.shared.get(to_simplified(name.strip()), [])
+        ids = index.shared.get(name.strip()) or index.shared.get(index.canonical(name), [])
         found = (self.archive.find(i) for i in ids)
         return [d for d in found if d is not None]
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.context import BotContext
 from bot.guide import ActionAnswerContact, ActionAnswerGuide
+from civic.config import REPO_ROOT
+from nlu.names import aliases
 from tests.bot.conftest import FakeRetriever, ent, responses, slot_events, tracker
 
 BIRTH = "新生儿出生登记（上户口）"
@@ -147,3 +151,39 @@ async def test_without_retrieval_hits_names_in_the_text_and_fragments_still_find
     traditional = CollectingDispatcher()
     await ActionAnswerGuide(ctx).run(traditional, tracker("宝宝出生了怎么報戶口"), domain)
     assert traditional.messages[0]["custom"]["citations"][0]["id"] == "SF-G-003"
+
+
+def test_every_demo_guide_has_an_english_name_of_its_own() -> None:
+    guides = [json.loads(line) for line in
+              (REPO_ROOT / "archive" / "demo" / "guides.jsonl").read_text(encoding="utf-8").splitlines()]
+    documents = [SimpleNamespace(title=g["title"], keywords=g["keywords"]) for g in guides]
+    unique = aliases(documents)  # type: ignore[arg-type]
+    assert len(guides) == 46
+    lacking = [g["id"] for g in guides
+               if not any(k.isascii() and unique.get(k) == g["title"] for k in g["keywords"])]
+    assert lacking == []
+
+
+@pytest.mark.parametrize(("question", "guide_id", "response"), [
+    # services that had no English name before: no entity tagged, nothing for retrieval to find
+    ("How do I get a Disability Certificate?", "SF-G-029", "utter_guide_overview"),
+    ("what documents do I need for the maternity allowance", "SF-G-031", "utter_guide_materials"),
+    ("how long does e-bike registration take", "SF-G-044", "utter_guide_time_limit"),
+])
+async def test_english_question_about_any_demo_service_finds_its_guide(
+    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any],
+    question: str, guide_id: str, response: str,
+) -> None:
+    t = tracker(question, slots={"language": "en"})
+    events = await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert responses(dispatcher) == [response]
+    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == guide_id
+    assert slot_events(events)["item"] == ctx.archive.find(guide_id).title  # type: ignore[union-attr]
+    assert retriever.calls == []  # found by its English name, not by luck in retrieval
+
+
+def test_english_names_match_whole_words_only(ctx: BotContext) -> None:
+    index = ctx.names()
+    assert index.longest_mention("my PASSPORT expired") == "passport"
+    assert index.longest_mention("passports are different") is None
+    assert ctx.guide_by_title("Residence Permit") is not None
