@@ -29,6 +29,17 @@ def entity(tracker: Tracker, name: str) -> str | None:
     return values[0] if values else None
 
 
+def latest_intent(tracker: Tracker) -> dict[str, Any]:
+    """The intent of the latest message as ``{"name", "confidence"}`` (name None before any message)."""
+    intent = tracker.latest_message.get("intent") or {}
+    return {"name": intent.get("name"), "confidence": round(float(intent.get("confidence") or 0.0), 4)}
+
+
+def intent_name(tracker: Tracker) -> str | None:
+    name = latest_intent(tracker)["name"]
+    return str(name) if name else None
+
+
 def user_text(tracker: Tracker) -> str:
     return str(tracker.latest_message.get("text") or "")
 

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.common import cite, transcript, user_text
+from bot.common import cite, intent_name, transcript, user_text
 from bot.context import BotContext
 
 FAILED_RESPONSES = frozenset({"utter_fallback_unsure", "utter_default", "utter_guide_not_found"})
@@ -101,7 +101,7 @@ class ActionRecordTicket(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = intent_name(tracker)
         kind = "suggestion" if intent == "suggest" else "complaint"
         text = user_text(tracker)
         ticket = self.ctx.conversations.open_ticket(kind, tracker.sender_id, text, transcript(tracker))
@@ -124,7 +124,7 @@ class ActionRecordFeedback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = intent_name(tracker)
         good = intent == "feedback_good"
         answered = next((e.get("text") for e in reversed(tracker.events[:-1])
                          if e.get("event") == "bot" and e.get("text")), "")

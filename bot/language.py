@@ -11,6 +11,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.common import latest_intent
+
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]{2,}")
 
@@ -61,9 +63,7 @@ class ActionDetectLanguage(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         if self.intents is not None:
-            intent = tracker.latest_message.get("intent") or {}
-            self.intents.note(tracker.sender_id, {
-                "name": intent.get("name"), "confidence": round(float(intent.get("confidence") or 0.0), 4)})
+            self.intents.note(tracker.sender_id, latest_intent(tracker))
         lang = detect_language(str(tracker.latest_message.get("text") or ""))
         if lang is None or lang == tracker.get_slot("language"):
             return []
