@@ -6,10 +6,10 @@ HOME_DIR ?= var
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: help setup run train test test-fast lint typecheck bench clean
+.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 setup:  ## create/refresh .venv (app) and .venv-rasa (engine); idempotent
 	@scripts/setup.sh
@@ -35,8 +35,13 @@ lint: setup  ## ruff + mypy
 typecheck: setup  ## mypy only
 	.venv/bin/mypy .
 
-bench: setup  ## retrieval benchmarks (build, latency, memory at 10k-1M passages) into bench/RESULTS.md
+bench: bench-retrieval bench-dialogue  ## both benchmarks below (retrieval, then dialogue)
+
+bench-retrieval: setup  ## retrieval: build, latency, memory at 10k-1M passages into bench/RESULTS.md
 	$(PY) -m bench.run
+
+bench-dialogue: setup  ## dialogue: /api/chat vs bare Rasa turn (1/10/50 sessions, 50-turn chat) into bench/DIALOGUE.md
+	$(PY) -m bench.dialogue
 
 clean:  ## remove the demo data directory (keeps the virtualenvs)
 	rm -rf $(HOME_DIR)
