@@ -1,4 +1,4 @@
-"""The app's own HTTP routes: `/healthz` and the REST chat API `POST /api/chat`."""
+"""The app's own HTTP routes: `/healthz`, the REST chat API `POST /api/chat`, the staff API (app/staff.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aiohttp import web
 from app.health import healthz
 from app.keys import CHAT, SETTINGS
 from app.middlewares import dumps
+from app.staff import setup_staff_routes
 from civic.errors import InvalidInput
 
 MAX_SESSION_CHARS = 128
@@ -51,3 +52,4 @@ async def chat(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/chat", chat)
+    setup_staff_routes(app)

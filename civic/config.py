@@ -1,9 +1,9 @@
 """Settings: the one place where configuration is read.
 
 Precedence (highest first): explicit arguments (CLI flags) > environment variables ``CIVIC_*`` >
-``<home>/civic.toml`` > defaults below.  Secrets (the engine token, channel tokens) never live in the
-repo: they come from the environment or from ``<home>/secrets.toml``, which is created on first use and
-lives under the git-ignored data directory.
+``<home>/civic.toml`` > defaults below.  Secrets (the engine token, the staff token, channel tokens) never
+live in the repo: they come from the environment or from ``<home>/secrets.toml``, which is created on
+first use (with a random engine token and staff token) and lives under the git-ignored data directory.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class Settings:
     engine_port: int = 0
     engine_url: str = ""  # set to use an engine someone else runs (then serve does not start one)
     engine_token: str = ""
+    # staff API (/api/staff/*: hand-over tickets, releasing a paused conversation); "" disables it
+    staff_token: str = ""
     rasa_bin: str = str(REPO_ROOT / ".venv-rasa" / "bin" / "rasa")
     project_dir: Path = REPO_ROOT  # where config.yml, domain.yml and data/ live
     # retrieval
@@ -101,7 +103,8 @@ class HomePaths:
 
 
 _ENV_PREFIX = "CIVIC_"
-_SECRET_KEYS = ("engine_token", "telegram_token")
+_SECRET_KEYS = ("engine_token", "staff_token", "telegram_token")
+_GENERATED_SECRETS = ("engine_token", "staff_token")  # created at random when secrets.toml lacks them
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -130,9 +133,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _ensure_secrets(path: Path) -> dict[str, Any]:
     data = _read_toml(path)
-    if not data.get("engine_token"):
+    missing = [key for key in _GENERATED_SECRETS if not data.get(key)]
+    if missing:
         path.parent.mkdir(parents=True, exist_ok=True)
-        data["engine_token"] = secrets.token_urlsafe(24)
+        for key in missing:
+            data[key] = secrets.token_urlsafe(24)
         lines = [f'{k} = "{v}"' for k, v in data.items() if isinstance(v, str)]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         path.chmod(0o600)

@@ -1,0 +1,154 @@
+"""The staff API: open hand-over tickets with transcripts, releasing a paused session; the staff token.
+
+App level with a fake engine (the real engine round trip is in test_staff_engine.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from app.actions_endpoint import CONVERSATIONS
+from app.conversations import Conversations
+from app.factory import create_app
+from civic.config import Settings, load_settings
+from tests.app.test_api import FakeEngine, FakeRetriever
+
+AiohttpClient = Any
+
+
+@pytest.fixture
+async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(settings, engine=FakeEngine(), retriever=FakeRetriever()))
+
+
+def auth(settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.staff_token}"}
+
+
+def conversations(client: TestClient) -> Conversations:
+    return client.app[CONVERSATIONS]
+
+
+def test_a_staff_token_is_generated_into_secrets_once_and_env_overrides_it(
+    home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = load_settings(home)
+    assert len(first.staff_token) >= 24 and first.staff_token != first.engine_token
+    assert load_settings(home).staff_token == first.staff_token  # kept in <home>/secrets.toml
+    assert f'staff_token = "{first.staff_token}"' in (home / "secrets.toml").read_text(encoding="utf-8")
+    monkeypatch.setenv("CIVIC_STAFF_TOKEN", "from-the-environment")
+    assert load_settings(home).staff_token == "from-the-environment"
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Authorization": "Bearer wrong-token"},
+    {"Authorization": "Basic c3RhZmY6c3RhZmY="},
+    {"Authorization": "Bearer "},
+])
+async def test_every_staff_route_needs_the_token(client: TestClient, headers: dict[str, str]) -> None:
+    conversations(client).handover("web:abc", "转人工", [])
+    for method, path, body in [("GET", "/api/staff/handovers", None),
+                               ("GET", "/api/staff/handovers/H000", None),
+                               ("POST", "/api/staff/release", {"session": "web:abc"})]:
+        resp = await client.request(method, path, json=body, headers=headers)
+        assert resp.status == 401, (method, path)
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "staff token" in (await resp.json())["error"]
+    assert conversations(client).paused_ticket("web:abc") is not None  # nothing was released
+
+
+async def test_no_configured_token_means_no_staff_api(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    app = create_app(settings.with_overrides(staff_token=""), engine=FakeEngine(), retriever=FakeRetriever())
+    client = await aiohttp_client(app)
+    resp = await client.get("/api/staff/handovers", headers={"Authorization": "Bearer "})
+    assert resp.status == 401
+
+
+async def test_open_handovers_are_listed_with_their_transcripts(
+    client: TestClient, settings: Settings
+) -> None:
+    store = conversations(client)
+    before = [{"role": "citizen", "text": "居住证怎么办"}, {"role": "bot", "text": "……"},
+              {"role": "citizen", "text": "转人工"}]
+    ticket = store.handover("web:a", "转人工", before)
+    store.append_transcript(ticket.id, "citizen", "请尽快联系我")
+    store.open_ticket("complaint", "web:b", "窗口态度差")  # not a hand-over
+    released = store.handover("web:c", "人工", [])
+    store.release("web:c")  # closed: no longer waiting
+
+    resp = await client.get("/api/staff/handovers", headers=auth(settings))
+    assert resp.status == 200
+    tickets = (await resp.json())["tickets"]
+    assert [t["id"] for t in tickets] == [ticket.id]
+    assert tickets[0]["session"] == "web:a" and tickets[0]["paused"] is True
+    assert tickets[0]["status"] == "open"
+    assert [m["text"] for m in tickets[0]["transcript"]] == ["居住证怎么办", "……", "转人工", "请尽快联系我"]
+
+    one = await client.get(f"/api/staff/handovers/{released.id}", headers=auth(settings))
+    assert one.status == 200
+    body = await one.json()
+    assert body["status"] == "closed" and body["paused"] is False
+
+
+@pytest.mark.parametrize("limit", ["0", "abc", "-1", "501", "1.5"])
+async def test_a_bad_limit_is_a_400(client: TestClient, settings: Settings, limit: str) -> None:
+    resp = await client.get(f"/api/staff/handovers?limit={limit}", headers=auth(settings))
+    assert resp.status == 400
+    assert "limit" in (await resp.json())["error"]
+
+
+async def test_unknown_ticket_is_a_404(client: TestClient, settings: Settings) -> None:
+    complaint = conversations(client).open_ticket("complaint", "web:b", "窗口态度差")
+    for ticket_id in ("H202601010001", complaint.id):
+        resp = await client.get(f"/api/staff/handovers/{ticket_id}", headers=auth(settings))
+        assert resp.status == 404, ticket_id
+
+
+async def test_release_by_session_gives_the_conversation_back_to_the_bot(
+    client: TestClient, settings: Settings
+) -> None:
+    ticket = conversations(client).handover("web:a", "转人工", [])
+    paused = await client.post("/api/chat", json={"session": "web:a", "text": "还在吗"})
+    assert (await paused.json())["handoff"] is True
+
+    resp = await client.post("/api/staff/release", json={"session": "web:a"}, headers=auth(settings))
+    assert resp.status == 200
+    assert await resp.json() == {"session": "web:a", "ticket": ticket.id, "released": True}
+    assert conversations(client).get_ticket(ticket.id).status == "closed"
+    again = await (await client.post("/api/chat", json={"session": "web:a", "text": "你好"})).json()
+    assert again["handoff"] is False and again["messages"][0]["text"] == "echo:你好"  # the engine answered
+
+    twice = await client.post("/api/staff/release", json={"session": "web:a"}, headers=auth(settings))
+    assert twice.status == 404
+
+
+async def test_release_by_ticket(client: TestClient, settings: Settings) -> None:
+    ticket = conversations(client).handover("web:a", "转人工", [])
+    resp = await client.post("/api/staff/release", json={"ticket": ticket.id}, headers=auth(settings))
+    assert resp.status == 200 and (await resp.json())["session"] == "web:a"
+    assert conversations(client).paused_ticket("web:a") is None
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b"not json", 400),
+    (b"[1, 2]", 400),
+    (b"{}", 400),
+    (b'{"session": "web:a", "ticket": "H1"}', 400),
+    (b'{"session": ""}', 400),
+    (b'{"session": 42}', 400),
+    (b'{"session": "' + b"x" * 200 + b'"}', 400),
+    (b'{"session": "web:never-seen"}', 404),
+    (b'{"ticket": "H209901010001"}', 404),
+])
+async def test_release_rejects_bad_input_and_unknown_sessions(
+    client: TestClient, settings: Settings, body: bytes, status: int
+) -> None:
+    resp = await client.post("/api/staff/release", data=body,
+                             headers={**auth(settings), "Content-Type": "application/json"})
+    assert resp.status == status
+    assert (await resp.json())["error"]
