@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from bot.language import TurnIntents, detect_language
+from bot.language import LANGUAGES, TurnIntents, detect_language
 from bot.texts import text as response_text
 
 log = logging.getLogger("civic.chat")
@@ -92,15 +92,21 @@ class ChatService:
             self.domain = domain
         self.intents = intents
 
-    async def handle(self, session: str, text: str) -> Reply:
+    async def handle(self, session: str, text: str, language: str | None = None) -> Reply:
+        """One turn.  ``language`` is the client's hint ("zh"/"en", e.g. the web chat's UI language), used
+        when ``text`` has no language of its own (a button payload) and the conversation has none yet."""
         ticket = self.conversations.paused_ticket(session) if self.conversations else None
         if ticket is not None and self.conversations is not None:
             self.conversations.append_transcript(ticket, "citizen", text)
-            lang = detect_language(text) or "zh"
+            lang = detect_language(text) or (language if language in LANGUAGES else None) or "zh"
             notice = response_text(self.domain, "utter_paused", lang, ticket=ticket)
             return Reply(session=session, messages=[new_message(notice)] if notice else [],
                          intent={"name": None, "confidence": 0.0}, handoff=True)
+        if self.intents is not None:
+            self.intents.hint_language(session, language)
         raw = await self.engine.send(session, text)
+        if self.intents is not None:
+            self.intents.take_language(session)  # unused (the engine did not run the actions): drop it
         noted = self.intents.take(session) if self.intents is not None else None
         intent = noted or await self._intent(getattr(self.engine, "parse", None), text)
         messages, handed_over = shape(raw)

@@ -11,9 +11,20 @@ from app.health import healthz
 from app.keys import CHAT, SETTINGS
 from app.middlewares import dumps
 from app.staff import setup_staff_routes
+from bot.language import LANGUAGES
 from civic.errors import InvalidInput
 
 MAX_SESSION_CHARS = 128
+
+
+def _language(body: dict[str, Any]) -> str | None:
+    """The optional ``language`` hint: the client's UI language, for a message that has none (a payload)."""
+    language = body.get("language")
+    if language is None:
+        return None
+    if language not in LANGUAGES:
+        raise InvalidInput(f"'language' must be one of {sorted(LANGUAGES)} when given")
+    return str(language)
 
 
 def _chat_request(body: Any, max_text_chars: int) -> tuple[str, str]:
@@ -45,7 +56,7 @@ async def chat(request: web.Request) -> web.Response:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"the body is not valid UTF-8 JSON ({exc})") from exc
     session, text = _chat_request(body, request.app[SETTINGS].max_text_chars)
-    reply = await request.app[CHAT].handle(session, text)
+    reply = await request.app[CHAT].handle(session, text, _language(body))
     return web.json_response(reply.to_json(), dumps=dumps)
 
 

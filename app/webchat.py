@@ -52,8 +52,8 @@ class _AppChat:
     def __init__(self, app: web.Application) -> None:
         self.app = app
 
-    async def handle(self, session: str, text: str) -> Any:
-        return await self.app[CHAT].handle(session, text)
+    async def handle(self, session: str, text: str, language: str | None = None) -> Any:
+        return await self.app[CHAT].handle(session, text, language)
 
 
 def log_feedback_for_curation(app: web.Application, turn: Turn, value: str) -> None:

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.common import latest_intent
 
+LANGUAGES = frozenset({"zh", "en"})
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]{2,}")
 
@@ -30,28 +31,53 @@ def detect_language(text: str) -> str | None:
 
 
 class TurnIntents:
-    """The intent the engine found for each sender's latest message, noted by ``action_detect_language``
-    (which the engine runs on every message) so ChatService can report it without a second NLU call."""
+    """What ChatService and the in-app actions tell each other about a sender's current turn.
+
+    Actions -> ChatService: the intent the engine found, noted by ``action_detect_language`` (which the
+    engine runs on every message), so ChatService reports it without a second NLU call.
+    ChatService -> actions: the client's language hint (the web chat's UI language) for a message that
+    carries no language of its own (a tapped button's payload, digits).
+    """
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
         self._latest: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._hints: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def note(self, sender: str, intent: dict[str, Any]) -> None:
+    def _put(self, table: OrderedDict[str, Any], sender: str, value: Any) -> None:
         with self._lock:
-            self._latest[sender] = intent
-            self._latest.move_to_end(sender)
-            while len(self._latest) > self.capacity:
-                self._latest.popitem(last=False)
+            table[sender] = value
+            table.move_to_end(sender)
+            while len(table) > self.capacity:
+                table.popitem(last=False)
+
+    def note(self, sender: str, intent: dict[str, Any]) -> None:
+        self._put(self._latest, sender, intent)
 
     def take(self, sender: str) -> dict[str, Any] | None:
         with self._lock:
             return self._latest.pop(sender, None)
 
+    def hint_language(self, sender: str, language: str | None) -> None:
+        """The client's language for ``sender``'s next message (ignored unless zh or en)."""
+        if language in LANGUAGES:
+            self._put(self._hints, sender, language)
+        else:
+            self.take_language(sender)
+
+    def take_language(self, sender: str) -> str | None:
+        with self._lock:
+            return self._hints.pop(sender, None)
+
 
 class ActionDetectLanguage(Action):
-    """Fills the ``language`` slot (custom slot mapping) on every citizen message."""
+    """Fills the ``language`` slot (custom slot mapping) on every citizen message.
+
+    The message's own script decides; a message without one (a button payload, digits) keeps the
+    conversation's language, and only when the conversation has none yet the client's hint decides
+    (the English web chat's first tap on 「转人工」 is answered in English).
+    """
 
     def __init__(self, intents: TurnIntents | None = None) -> None:
         self.intents = intents
@@ -62,9 +88,12 @@ class ActionDetectLanguage(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        hint = None
         if self.intents is not None:
             self.intents.note(tracker.sender_id, latest_intent(tracker))
-        lang = detect_language(str(tracker.latest_message.get("text") or ""))
-        if lang is None or lang == tracker.get_slot("language"):
+            hint = self.intents.take_language(tracker.sender_id)
+        current = tracker.get_slot("language")
+        lang = detect_language(str(tracker.latest_message.get("text") or "")) or current or hint
+        if lang is None or lang == current:
             return []
         return [SlotSet("language", lang)]

@@ -29,7 +29,7 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 class ChatHandler(Protocol):
     """What a connector needs from the dialogue: ``app.chat.ChatService`` implements it."""
 
-    async def handle(self, session: str, text: str) -> Any: ...
+    async def handle(self, session: str, text: str, language: str | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Inbound:
     text: str
     key: str = ""  # idempotency key; "" means the channel cannot re-deliver, so none is needed
     label: str = ""  # what to show for the message when it differs from ``text`` (a tapped button's title)
+    language: str = ""  # the client's UI language ("zh"/"en", "" unknown): the reply's language for a payload
 
     @property
     def session(self) -> str:
@@ -139,13 +140,16 @@ class Connector(ABC):
         check_key(inbound.key)
         if len(inbound.label) > 200:
             raise InvalidInput("the label is longer than 200 characters")
+        if inbound.language not in ("", "zh", "en"):
+            raise InvalidInput("the language must be 'zh' or 'en'")
 
     async def receive(self, inbound: Inbound) -> Outbound:
         """Run one turn; a key seen before returns the stored answer instead of running the dialogue again."""
         self.validate(inbound)
         session = inbound.session
         if not inbound.key or self.history is None:
-            return self._outbound(session, inbound.key, await self._turn(session, inbound.text))
+            reply = await self._turn(session, inbound.text, inbound.language)
+            return self._outbound(session, inbound.key, reply)
         slot = (session, inbound.key)
         lock, users = self._inflight.get(slot, (asyncio.Lock(), 0))
         self._inflight[slot] = (lock, users + 1)
@@ -155,7 +159,7 @@ class Connector(ABC):
                 if turn is not None and turn.reply is not None:
                     return self._outbound(session, inbound.key, turn.reply, duplicate=True)
                 self.history.begin(session, inbound.key, inbound.text, inbound.label, self.name)
-                reply = await self._turn(session, inbound.text)
+                reply = await self._turn(session, inbound.text, inbound.language)
                 self.history.finish(session, inbound.key, reply)
                 return self._outbound(session, inbound.key, reply)
         finally:
@@ -165,8 +169,8 @@ class Connector(ABC):
             else:
                 self._inflight[slot] = (lock, users - 1)
 
-    async def _turn(self, session: str, text: str) -> dict[str, Any]:
-        reply = await self.chat.handle(session, text)
+    async def _turn(self, session: str, text: str, language: str = "") -> dict[str, Any]:
+        reply = await self.chat.handle(session, text, language or None)
         data: dict[str, Any] = reply.to_json() if hasattr(reply, "to_json") else dict(reply)
         return data
 

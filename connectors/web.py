@@ -1,16 +1,18 @@
 """The web chat channel: a WebSocket (/ws) and, when WebSockets fail, POST /api/chat.
 
 Wire protocol on /ws?session=<id> (JSON text frames):
-  browser → server  {"type": "message", "key": <idempotency key>, "text": ..., "label": <shown text>}
+  browser → server  {"type": "message", "key": <idempotency key>, "text": ..., "label": <shown text>,
+                     "lang": <the UI language, "zh" | "en">}
                     {"type": "ping"}
   server → browser  {"type": "ack", "key"}                      the message arrived; the assistant is working
                     {"type": "reply", "key", "duplicate", "reply": {session, messages, intent, handoff}}
                     {"type": "error", "key", "code", "retry_after"?}   code: rate_limited | too_long | empty |
                                                                        bad_request | unavailable | internal
                     {"type": "pong"}
-The HTTP fallback is POST /api/chat with an ``Idempotency-Key`` header and ``{"session": "web:<id>",
-"text", "label"}``: requests carrying that header are the web chat's and go through this connector (the
-same idempotency, history and limits as the socket); other /api/chat clients are left to the API route.
+The HTTP fallback is POST /api/chat with an ``Idempotency-Key`` header and
+``{"session": "web:<id>", "text", "label", "lang"}``: requests carrying that header are the web chat's and
+go through this connector (the same idempotency, history and limits as the socket); other /api/chat
+clients are left to the API route.
 History: GET /api/webchat/history?session=<id>.  Feedback: POST /api/webchat/feedback {session, key, value}.
 """
 
@@ -70,7 +72,9 @@ class WebConnector(Connector):
         turn = self.history.find(session_id(CHANNEL, user), key)
         return turn is not None and turn.reply is not None
 
-    async def turn(self, user: str, ip: str, key: str, text: str, label: str) -> Outbound | dict[str, Any]:
+    async def turn(
+        self, user: str, ip: str, key: str, text: str, label: str, lang: str = ""
+    ) -> Outbound | dict[str, Any]:
         """One web turn: an Outbound, or an error dict {"code", "retry_after"?} to show politely."""
         try:
             check_key(key)
@@ -87,7 +91,8 @@ class WebConnector(Connector):
             if wait:
                 return {"code": "rate_limited", "retry_after": wait}
         try:
-            return await self.receive(Inbound(CHANNEL, user, text, key, label[:200]))
+            language = lang if lang in ("zh", "en") else ""  # an unknown UI language is no hint
+            return await self.receive(Inbound(CHANNEL, user, text, key, label[:200], language))
         except EngineUnavailable:
             return {"code": "unavailable"}
         except InvalidInput:
@@ -138,9 +143,9 @@ class WebConnector(Connector):
     async def _socket_message(
         self, ws: web.WebSocketResponse, user: str, ip: str, data: dict[str, Any]
     ) -> None:
-        key, text, label = (str(data.get(k) or "") for k in ("key", "text", "label"))
+        key, text, label, lang = (str(data.get(k) or "") for k in ("key", "text", "label", "lang"))
         await ws.send_json({"type": "ack", "key": key})
-        result = await self.turn(user, ip, key, text, label)
+        result = await self.turn(user, ip, key, text, label, lang)
         if ws.closed:
             return  # the browser re-sends on reconnect and gets the stored answer
         if isinstance(result, Outbound):
@@ -176,6 +181,7 @@ class WebConnector(Connector):
             key,
             str(body.get("text") or ""),
             str(body.get("label") or ""),
+            str(body.get("lang") or ""),
         )
         if isinstance(result, Outbound):
             return web.json_response({**result.to_json(), "key": key, "duplicate": result.duplicate})

@@ -176,7 +176,7 @@
   }
   function send(text, label) {
     if (!text.trim() || text.length > MAX) { return false; }
-    var item = { key: rid(), text: text, label: label || "" };
+    var item = { key: rid(), text: text, label: label || "", lang: S.lang };
     S.outbox.push(item);
     saveOutbox();
     userBubble(item.key, label || text, "queued");
@@ -189,7 +189,8 @@
       if (S.inflight[item.key] || S.answered[item.key]) { continue; }
       if (S.ws && S.ws.readyState === WebSocket.OPEN) {  // the server answers a socket's messages in order
         S.inflight[item.key] = true;
-        S.ws.send(JSON.stringify({ type: "message", key: item.key, text: item.text, label: item.label }));
+        S.ws.send(JSON.stringify({ type: "message", key: item.key, text: item.text, label: item.label,
+                                   lang: item.lang || S.lang }));
         markUser(item.key, "sending");
       } else if (S.useHttp && navigator.onLine && !Object.keys(S.inflight).length) {
         S.inflight[item.key] = true;  // over HTTP, one request at a time keeps the order
@@ -272,7 +273,7 @@
     window.fetch("/api/chat", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Idempotency-Key": item.key },
-      body: JSON.stringify({ session: "web:" + sid, text: item.text, label: item.label })
+      body: JSON.stringify({ session: "web:" + sid, text: item.text, label: item.label, lang: item.lang || S.lang })
     }).then(function (res) {
       return res.json().then(function (data) {
         if (res.ok) { onReply(item.key, data); } else { onError(item.key, { code: data.error, retry_after: data.retry_after }); }

@@ -67,11 +67,13 @@ class FakeChat:
     """Answers by keyword; counts every call so a test can prove a message ran exactly once."""
 
     calls: Counter[str] = field(default_factory=Counter)
+    languages: dict[str, str | None] = field(default_factory=dict)  # text -> the client's language hint
     delay: float = 0.0
     fail: bool = False
 
-    async def handle(self, session: str, text: str) -> FakeReply:
+    async def handle(self, session: str, text: str, language: str | None = None) -> FakeReply:
         self.calls[text] += 1
+        self.languages[text] = language
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.fail:

@@ -30,11 +30,13 @@ async def client(aiohttp_client: Any, settings: Settings, chat: FakeChat) -> Tes
     return await aiohttp_client(fake_app(settings, chat))
 
 
-async def ws_turn(client: TestClient, text: str, key: str, sid: str = SID) -> list[dict[str, Any]]:
+async def ws_turn(
+    client: TestClient, text: str, key: str, sid: str = SID, **extra: str
+) -> list[dict[str, Any]]:
     """Send one message on a fresh socket; return the frames up to the reply or error."""
     frames = []
     async with client.ws_connect(f"/ws?session={sid}") as ws:
-        await ws.send_json({"type": "message", "key": key, "text": text})
+        await ws.send_json({"type": "message", "key": key, "text": text, **extra})
         while True:
             frame = await ws.receive_json(timeout=10)
             frames.append(frame)
@@ -94,6 +96,16 @@ async def test_same_key_runs_the_dialogue_once_over_both_transports(
     assert (first["duplicate"], again["duplicate"], http["duplicate"]) == (False, True, True)
     assert first["reply"]["messages"] == again["reply"]["messages"] == http["messages"]
     assert len((await (await client.get(f"/api/webchat/history?session={SID}")).json())["turns"]) == 1
+
+
+async def test_the_ui_language_reaches_the_dialogue_as_a_hint(client: TestClient, chat: FakeChat) -> None:
+    await ws_turn(client, "/request_human", "lang-key-01", lang="en")
+    await ws_turn(client, "/greet", "lang-key-02")
+    await ws_turn(client, "/thank", "lang-key-03", lang="fr")  # not a language the bot speaks: no hint
+    res = await client.post("/api/chat", json={"session": f"web:{SID}", "text": "/affirm", "lang": "en"},
+                            headers={"Idempotency-Key": "lang-key-04"})
+    assert res.status == 200
+    assert chat.languages == {"/request_human": "en", "/greet": None, "/thank": None, "/affirm": "en"}
 
 
 async def test_racing_redelivery_waits_for_the_first_answer(client: TestClient, chat: FakeChat) -> None:
