@@ -80,6 +80,15 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+def trimmed_mean(values: Sequence[float], cut: float = 0.2) -> float:
+    """Mean of the values without the lowest and highest ``cut`` share of them."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    k = int(len(ordered) * cut)
+    return statistics.mean(ordered[k:len(ordered) - k] or ordered)
+
+
 def growth(latencies: Sequence[float], head: int = 5) -> tuple[float, float, float]:
     """(median of the first ``head`` turns, median of the last ``head``, last / first)."""
     if len(latencies) < 2 * head:
@@ -371,9 +380,10 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
             first, last, ratio = growth(curve)
             cpu_first, cpu_last, cpu_ratio = math.nan, math.nan, math.nan
             if all(len(p.turn_cpu_ms) == len(p.latencies) for p in convs):
-                # CPU of turns 1-5 (46-50) pooled over the runs: one run's 10 ms ticks are too coarse
-                cpu_first = statistics.mean(x for p in convs for x in p.turn_cpu_ms[:5])
-                cpu_last = statistics.mean(x for p in convs for x in p.turn_cpu_ms[-5:])
+                # CPU of turns 1-5 (46-50) pooled over the runs (one run's 10 ms ticks are too coarse),
+                # without the outer fifths (a turn that also paid for a SQLite checkpoint or a GC)
+                cpu_first = trimmed_mean([x for p in convs for x in p.turn_cpu_ms[:5]])
+                cpu_last = trimmed_mean([x for p in convs for x in p.turn_cpu_ms[-5:]])
                 cpu_ratio = cpu_last / cpu_first if cpu_first > 0 else math.inf
             rows["conversation"] = {
                 "first": first, "last": last, "ratio": ratio, "runs": len(convs), "turns": len(curve),
@@ -458,7 +468,8 @@ def render(meta: dict[str, Any], summary: dict[str, Any], opts: Options) -> str:
         "services); bare: rule-only turns 「" + "」「".join(BARE_BLOCK) + "」 repeated.",
         "",
         "| kind | turns 1-5 median ms | turns 46-50 median ms | last / first | each run | CPU ms per turn "
-        "1-5 / 46-50 (engine + app, mean) | CPU last / first | tracker events after the conversation |",
+        "1-5 / 46-50 (engine + app, trimmed mean) | CPU last / first | tracker events after the "
+        "conversation |",
         "|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []

@@ -18,6 +18,7 @@ from bench.dialogue import (
     percentile,
     render,
     summarise,
+    trimmed_mean,
     write_report,
 )
 
@@ -36,6 +37,12 @@ def test_growth_compares_the_median_of_the_first_and_last_turns() -> None:
     assert growth(latencies) == (11.0, 21.0, pytest.approx(21 / 11))
     with pytest.raises(ValueError):
         growth([1.0] * 9)
+
+
+def test_trimmed_mean_drops_the_outer_fifths() -> None:
+    assert trimmed_mean([10.0, 10.0, 20.0, 10.0, 500.0]) == pytest.approx(40 / 3)
+    assert trimmed_mean([3.0]) == 3.0
+    assert math.isnan(trimmed_mean([]))
 
 
 def test_per_position_median_takes_each_turn_over_the_runs() -> None:
