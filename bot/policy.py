@@ -15,6 +15,18 @@ from bot.guide import not_current_note
 from retrieval.types import Filters, Hit
 
 
+def by_year(hits: list[Hit], year: str | None) -> list[Hit]:
+    """Hits about ``year`` first: 「2026年的医保缴费通知」 means the notice for 2026 (often issued in 2025)
+    as much as one issued in 2026, so the year is a preference over both, not a filter on the issue date."""
+    if not year:
+        return hits
+
+    def about(hit: Hit) -> bool:
+        return year in hit.title or hit.citation.issued_on.startswith(year) or year in hit.citation.doc_no
+
+    return sorted(hits, key=lambda h: not about(h))  # stable: retrieval order within each group
+
+
 class ActionAnswerPolicy(Action):
     def __init__(self, ctx: BotContext) -> None:
         self.ctx = ctx
@@ -35,15 +47,10 @@ class ActionAnswerPolicy(Action):
             exact = [h for h in hits if normalise_doc_no(h.citation.doc_no) == normalise_doc_no(doc_no)]
             if exact:
                 return self.ctx.archive.find(exact[0].doc_id), []
-        year = entity(tracker, "year")
-        filters = Filters(
-            type=DocType.POLICY,
-            agency=entity(tracker, "agency") or "",
-            issued_from=f"{year}-01-01" if year else "",
-            issued_to=f"{year}-12-31" if year else "",
-        )
+        filters = Filters(type=DocType.POLICY, agency=entity(tracker, "agency") or "")
         query = entity(tracker, "topic") or user_text(tracker)
-        return None, self.ctx.retriever.search(query, filters, top_k=3)
+        hits = self.ctx.retriever.search(query, filters, top_k=10)
+        return None, by_year(hits, entity(tracker, "year"))[:3]
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]

@@ -36,7 +36,20 @@ async def test_topic_question_goes_to_retrieval_with_policy_filters(
     assert responses(dispatcher) == ["utter_policy_found"]
     assert dispatcher.messages[0]["doc_no"] == "示府规〔2024〕9号"
     _, filters = retriever.calls[-1]
-    assert filters is not None and filters.issued_from == "2024-01-01" and filters.type == "policy"
+    assert filters is not None and filters.type == "policy" and not filters.issued_from
+
+
+async def test_a_year_prefers_the_policy_about_that_year_over_the_issue_date(
+    ctx: BotContext, retriever: FakeRetriever, domain: dict[str, Any]
+) -> None:
+    # the 2026 contribution notice was issued in 2025; the 2025 one (expired) in 2024
+    retriever.add("2026年居民医保缴费的通知", ("SF-P-010", 0.9), ("SF-P-015", 0.8), ("SF-P-011", 0.7))
+    dispatcher = CollectingDispatcher()
+    t = tracker("2026年居民医保缴费的通知", "ask_policy", entities=[ent("year", "2026")])
+    await ActionAnswerPolicy(ctx).run(dispatcher, t, domain)
+    citations = dispatcher.messages[0]["custom"]["citations"]
+    assert citations[0]["id"] in {"SF-P-011", "SF-P-015"}  # both are about 2026 …
+    assert "SF-P-010" not in [c["id"] for c in citations[:2]]  # … the 2025 notice is not
 
 
 async def test_nothing_found_says_so(ctx: BotContext, domain: dict[str, Any]) -> None:
