@@ -48,8 +48,9 @@ GROWTH_TARGET = 1.5
 NOTES_MARK = "<!-- notes: kept when the bench rewrites this file -->"
 
 GREETING = "你好"
-# answered by action_answer_guide; no exact service name in it, so the guide is found through retrieval
-GUIDE_QUESTION = "宝宝出生以后去哪里登记"
+# answered by action_answer_guide with a card: NLU tags 「出国」 as the item, which names no service, so the
+# guide (普通护照申领) is found through retrieval
+GUIDE_QUESTION = "出国旅游要办什么证件"
 # the 50-turn conversation: this five-turn block repeated, so turns 1-5 and 46-50 ask the same kinds of thing
 FULL_BLOCK = (
     "{question}",
@@ -61,7 +62,7 @@ FULL_BLOCK = (
 CONVERSATION_QUESTIONS = (
     GUIDE_QUESTION,
     "结婚登记要带什么材料",
-    "出国旅游要办什么证件",
+    "刚生完孩子去哪里报户口",
     "居住证怎么办理",
     "想提取公积金租房用，需要什么",
 )
@@ -122,8 +123,8 @@ def check_bare(reply: Any) -> str:
 
 def check_full(reply: Any) -> str:
     messages = reply.get("messages") if isinstance(reply, dict) else None
-    if not messages or not messages[0].get("citations"):
-        return f"no cited answer from /api/chat: {json.dumps(reply, ensure_ascii=False)[:300]}"
+    if not messages or not messages[0].get("citations") or not messages[0].get("card"):
+        return f"no cited guide card from /api/chat: {json.dumps(reply, ensure_ascii=False)[:300]}"
     if (reply.get("intent") or {}).get("name") != "ask_guide":
         return f"not answered as ask_guide: {reply.get('intent')}"
     return ""
@@ -425,8 +426,8 @@ def render(meta: dict[str, Any], summary: dict[str, Any], opts: Options) -> str:
         "`greet -> utter_greet` (the engine still calls the app's `/webhook` once per turn for the "
         "`language` slot's custom mapping `action_detect_language`, as every turn in this project does).",
         "- **full**: `POST /api/chat` on the app with 「" + GUIDE_QUESTION + "」: app -> Rasa REST channel "
-        "-> `action_answer_guide` in the app's `/webhook` -> retrieval (no exact service name in the "
-        "question) -> reply with a card and a citation (checked before measuring).",
+        "-> `action_answer_guide` in the app's `/webhook` -> retrieval (the tagged item 「出国」 names no "
+        "service) -> reply with the guide's card and a citation (checked before measuring).",
         f"- Single client: {opts.single_turns} turns per round, a new sender every {opts.per_session} turns. "
         f"Concurrent: N sessions (distinct senders) each sending {opts.per_session} turns back to back, all "
         f"started at once; turns/s = all turns / wall time. {opts.rounds} rounds; latencies pooled over the "

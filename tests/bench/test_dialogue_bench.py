@@ -60,9 +60,15 @@ def test_conversation_texts_repeat_a_block_so_first_and_last_turns_ask_alike() -
 def test_checks_reject_replies_that_did_not_take_the_measured_path() -> None:
     assert check_bare([{"recipient_id": "x", "text": "您好"}]) == ""
     assert check_bare([]) != ""
-    cited = {"messages": [{"text": "…", "citations": [{"id": "SF-G-003"}]}], "intent": {"name": "ask_guide"}}
+    card = {"title": "普通护照申领"}
+    cited = {"messages": [{"text": "…", "card": card, "citations": [{"id": "SF-G-003"}]}],
+             "intent": {"name": "ask_guide"}}
     assert check_full(cited) == ""
-    assert check_full({"messages": [{"text": "…", "citations": []}], "intent": {"name": "ask_guide"}}) != ""
+    assert check_full({"messages": [{"text": "…", "card": card, "citations": []}],
+                       "intent": {"name": "ask_guide"}}) != ""
+    options = {"messages": [{"text": "…", "card": None, "citations": [{"id": "a"}, {"id": "b"}]}],
+               "intent": {"name": "ask_guide"}}
+    assert check_full(options) != ""  # several guides offered: not the answer path being measured
     assert check_full({**cited, "intent": {"name": "greet"}}) != ""
 
 
