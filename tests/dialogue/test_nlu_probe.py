@@ -1,0 +1,74 @@
+"""Intent recognition on citizen messages the model never saw (tests/dialogue/nlu_probe.yml), and the
+training data's consistency: no message labelled as two intents, no probe message copied into training."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archive.demo import seed_demo
+from archive.store import Archive
+from civic.config import REPO_ROOT
+from nlu.generate import prepare_training
+from tests.dialogue.test_engine import rasa
+
+PROBE = Path(__file__).with_name("nlu_probe.yml")
+ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
+NOISE = re.compile(r"[\s，,。.!！?？~、]")
+
+
+def examples(path: Path) -> list[tuple[str, str]]:
+    """(intent, plain text) for every example in a Rasa NLU file, entity annotations removed."""
+    out = []
+    for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+        if "intent" in block:
+            out += [(block["intent"], ANNOTATION.sub(r"\1", line[2:]).strip())
+                    for line in block["examples"].splitlines() if line.startswith("- ")]
+    return out
+
+
+def normalise(text: str) -> str:
+    return NOISE.sub("", text.lower())
+
+
+@pytest.fixture(scope="module")
+def training(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
+    tmp = tmp_path_factory.mktemp("nlu")
+    archive = Archive(tmp / "archive.db")
+    seed_demo(archive)
+    inputs = prepare_training(archive, REPO_ROOT, tmp / "gen")
+    files = [*sorted((REPO_ROOT / "data" / "nlu").glob("*.yml")), inputs.data[-1]]  # hand-written + generated
+    return [pair for path in files for pair in examples(path)]
+
+
+def test_no_message_is_labelled_as_two_intents(training: list[tuple[str, str]]) -> None:
+    labels: dict[str, set[str]] = defaultdict(set)
+    for intent, text in training:
+        labels[normalise(text)].add(intent)
+    assert {text: sorted(i) for text, i in labels.items() if len(i) > 1} == {}
+
+
+def test_probe_is_unseen_and_covers_every_intent(training: list[tuple[str, str]]) -> None:
+    probe = examples(PROBE)
+    assert len(probe) >= 60
+    seen = {normalise(text) for _, text in training}
+    assert [text for _, text in probe if normalise(text) in seen] == []
+    assert {intent for intent, _ in probe} == {intent for intent, _ in training}
+
+
+@pytest.mark.engine
+def test_model_recognises_90_percent_of_the_probe(trained_home: Path, tmp_path: Path) -> None:
+    model = max((trained_home / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    out = tmp_path / "probe"
+    result = rasa(trained_home, "test", "nlu", "--nlu", str(PROBE), "--model", str(model), "--out", str(out),
+                  "--no-plot")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    report = json.loads((out / "intent_report.json").read_text(encoding="utf-8"))
+    errors = json.loads((out / "intent_errors.json").read_text(encoding="utf-8"))
+    misses = [(e["text"], e["intent"], e["intent_prediction"]["name"]) for e in errors]
+    assert report["accuracy"] >= 0.90, misses
