@@ -93,6 +93,7 @@ def test_summary_takes_the_median_round_and_the_full_share_of_bare_throughput() 
     assert summary["bare"]["c10"]["turns_per_s"] == pytest.approx(75.0)  # median of 100 and 50
     assert summary["full"]["c10"]["turns_per_s"] == pytest.approx(50.0)
     assert summary["share"]["c10"] == pytest.approx(2 / 3)
+    assert summary["cpu_share"]["c10"] == pytest.approx(1.0)  # the made-up CPU is per turn, the same
     assert summary["bare"]["single"]["cpu_ms"]["engine"] == pytest.approx(10.0)
     assert summary["full"]["conversation"]["ratio"] == pytest.approx(1.8)
     assert summary["full"]["conversation"]["cpu_first"] == pytest.approx(5.0)
@@ -106,7 +107,7 @@ def test_report_states_both_targets_and_keeps_the_notes(tmp_path: Path) -> None:
             "command": "python -m bench.dialogue"}
     text = render(meta, summarise(_result()), Options())
     assert "`python -m bench.dialogue`" in text
-    assert "throughput at every concurrency: **not met** (lowest 67%)" in text
+    assert "throughput at every concurrency: **not met** (lowest 67%; by CPU time per turn" in text
     assert "| full | 10.0 | 18.0 | **1.80** | 1.80 | 5.0 / 9.0 | 1.80 | 700 |" in text
     assert "no slower than 1.5x the first: **not met**" in text
     out = tmp_path / "DIALOGUE.md"
