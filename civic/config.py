@@ -137,7 +137,7 @@ def _ensure_secrets(path: Path) -> dict[str, Any]:
     if missing:
         path.parent.mkdir(parents=True, exist_ok=True)
         for key in missing:
-            data[key] = secrets.token_urlsafe(24)
+            data[key] = secrets.token_hex(24)  # never starts with "-": the token goes on a command line
         lines = [f'{k} = "{v}"' for k, v in data.items() if isinstance(v, str)]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         path.chmod(0o600)

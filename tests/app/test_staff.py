@@ -36,6 +36,8 @@ def test_a_staff_token_is_generated_into_secrets_once_and_env_overrides_it(
 ) -> None:
     first = load_settings(home)
     assert len(first.staff_token) >= 24 and first.staff_token != first.engine_token
+    # hex: a token beginning with "-" made `rasa run --auth-token <token>` fail to parse its arguments
+    assert set(first.engine_token + first.staff_token) <= set("0123456789abcdef")
     assert load_settings(home).staff_token == first.staff_token  # kept in <home>/secrets.toml
     assert f'staff_token = "{first.staff_token}"' in (home / "secrets.toml").read_text(encoding="utf-8")
     monkeypatch.setenv("CIVIC_STAFF_TOKEN", "from-the-environment")
