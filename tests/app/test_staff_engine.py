@@ -55,3 +55,12 @@ def test_request_human_pauses_until_staff_release_then_the_bot_answers_again(run
     assert answered["messages"][0]["citations"][0]["id"] == "SF-G-001"
     status, _ = http_json(running_stack.url + "api/staff/handovers/" + ticket["id"])
     assert status == 401  # no token, no transcript
+
+
+def test_a_button_tapped_first_in_the_english_chat_is_answered_in_english(running_stack: Stack) -> None:
+    status, english = http_json(running_stack.url + "api/chat",
+                                {"session": "lang-e2e-en", "text": "/request_human", "language": "en"})
+    assert status == 200 and english["handoff"] is True
+    assert english["messages"][0]["text"].startswith("I've passed your conversation to our staff")
+    status, chinese = running_stack.chat("lang-e2e-zh", "/request_human")
+    assert status == 200 and chinese["messages"][0]["text"].startswith("已为您转接人工客服")
