@@ -78,6 +78,17 @@ def _top_per_row(matrix: sp.csr_matrix, m: int) -> sp.csr_matrix:
     return sp.csr_matrix((matrix.data[keep], (rows, matrix.indices[keep])), shape=matrix.shape)
 
 
+@dataclass
+class Candidates:
+    """A query's best passage rows, best first, with what their scores are made of."""
+
+    rows: np.ndarray
+    scores: np.ndarray  # the fused lexical score ``search`` ranks by
+    coverage: np.ndarray  # share of the query's IDF-weighted tokens present, in [0, 1]
+    signals: dict[str, np.ndarray]  # per-candidate signals, each scaled to about [0, 1] within the query
+    rel_len: np.ndarray  # passage length / mean passage length
+
+
 class LexicalIndex:
     """BM25 weights of every passage, addressed by row; passage ids live in ``ids``.
 
@@ -267,9 +278,16 @@ class LexicalIndex:
     # searching -----------------------------------------------------------------------------------------
     def query_vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
         """(token columns, weights, number of query tokens missing from the vocabulary)."""
+        cols, vals, missing, _ = self._query(text)
+        return cols, vals, missing
+
+    def _query(self, text: str) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+        """``query_vector`` plus the stream of each column (0 words, 1 bigrams, 2 unigrams)."""
         p = self.params
         stream = {BIGRAM_MARK: p.bigram_weight, UNIGRAM_MARK: p.unigram_weight}
+        code = {BIGRAM_MARK: 1, UNIGRAM_MARK: 2}
         acc: dict[int, float] = defaultdict(float)
+        kind: dict[int, int] = {}
         missing = 0
         max_df = max(p.query_max_df * len(self.ids), p.query_max_df_floor)
         for tok in self.tokenizer.tokens(text):
@@ -278,11 +296,13 @@ class LexicalIndex:
                 continue
             if col is not None:
                 acc[col] += stream.get(tok[0], p.word_weight)
+                kind[col] = code.get(tok[0], 0)
             else:
                 missing += 1
         cols = np.fromiter(acc.keys(), dtype=np.int64, count=len(acc))
         vals = np.fromiter(acc.values(), dtype=np.float32, count=len(acc))
-        return cols, vals, missing
+        streams = np.fromiter((kind[c] for c in acc), dtype=np.int8, count=len(acc))
+        return cols, vals, missing, streams
 
     def scores(self, text: str, mask: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every passage row (0 where ``mask`` is False), before local re-scoring."""
@@ -303,18 +323,27 @@ class LexicalIndex:
         calibrated confidence (a BM25 score depends on the corpus), with tokens missing from the vocabulary
         counted as unmatched at the highest IDF.
         """
+        found = self.search_detailed(text, k, mask)
+        if found is None:
+            return []
+        return [(int(r), float(s), float(c))
+                for r, s, c in zip(found.rows, found.scores, found.coverage, strict=True)]
+
+    def search_detailed(self, text: str, k: int = 50, mask: np.ndarray | None = None) -> Candidates | None:
+        """``search`` with the signals behind each candidate's score (``Candidates.signals``), for the
+        learned re-ranker (retrieval.rerank); None when nothing matches."""
         if not self.ids:
-            return []
-        cols, vals, missing = self.query_vector(text)
+            return None
+        cols, vals, missing, streams = self._query(text)
         if not len(cols):
-            return []
+            return None
         sub_all = self.weights[:, cols].tocsr()
         base = np.asarray(sub_all @ vals).ravel()
         if mask is not None:
             base[~mask] = 0.0
         n_pos = int((base > 0).sum())
         if not n_pos:
-            return []
+            return None
         width = min(max(k, self.params.local_k), n_pos)
         top = np.argpartition(-base, width - 1)[:width]
         top = top[np.argsort(-base[top], kind="stable")]
@@ -331,20 +360,32 @@ class LexicalIndex:
             order = np.argsort(-scores, kind="stable")
             top, scores = top[order], scores[order]
         top, scores = top[:k], scores[:k]
-        if self.params.lm_lambda > 0 and len(top) > 1:
-            lm = self._lm_scores(top, sub_all[top].toarray(), cols, vals)
+        dense_sub = sub_all[top].toarray()
+        lm_part = np.zeros(len(top))
+        if len(top) > 1:
+            lm = self._lm_scores(top, dense_sub, cols, vals)
             span = float(lm.max() - lm.min())
-            lm_part = (lm - lm.min()) / span if span > 1e-12 else np.zeros(len(top))
+            lm_part = (lm - lm.min()) / span if span > 1e-12 else lm_part
+        if self.params.lm_lambda > 0 and len(top) > 1:
             scores = scores / max(float(scores.max()), 1e-12) + self.params.lm_lambda * lm_part
             order = np.argsort(-scores, kind="stable")
-            top, scores = top[order], scores[order]
+            top, scores, lm_part, dense_sub = top[order], scores[order], lm_part[order], dense_sub[order]
         n = len(self.ids)
         df = self._df[cols]
         idf = np.log1p((n - df + 0.5) / (df + 0.5)) * vals
         total = float(idf.sum()) + missing * float(np.log1p(n / 0.5))
-        present = (sub_all[top] > 0).toarray()
+        present = dense_sub > 0
         cover = present @ idf / total if total else np.zeros(len(top))
-        return [(int(r), float(s), float(c)) for r, s, c in zip(top, scores, cover, strict=True)]
+        top_base = base[top]
+        signals: dict[str, np.ndarray] = {"lm": lm_part, "bm25": top_base / max(float(top_base.max()), 1e-12)}
+        for code, name in enumerate(("words", "bigrams", "unigrams")):
+            in_stream = streams == code
+            part = dense_sub[:, in_stream] @ vals[in_stream]
+            signals[f"bm25_{name}"] = part / max(float(part.max()), 1e-12)
+            mass = float(idf[in_stream].sum())
+            signals[f"cover_{name}"] = present[:, in_stream] @ idf[in_stream] / mass if mass else part * 0.0
+        rel_len = np.asarray(self._doc_len[top], dtype=np.float64) / (float(self._doc_len.mean()) or 1.0)
+        return Candidates(top, scores, np.asarray(cover, dtype=np.float64), signals, rel_len)
 
     # persistence ---------------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:

@@ -29,7 +29,9 @@ from retrieval.citations import superseded_citation
 from retrieval.lexical import LexicalIndex, LexicalParams
 from retrieval.normalize import normalize, normalize_query
 from retrieval.normalize import warm_up as warm_up_normalize
-from retrieval.ranking import FusionParams, collapse, fuse, highlight, query_terms
+from retrieval.ranking import DocScore, FusionParams, collapse, fuse, highlight, query_terms
+from retrieval.rerank import QueryContext, RerankModel, load_default
+from retrieval.rerank import features as rerank_features
 from retrieval.tokenize import Tokenizer
 from retrieval.types import BuildReport, Citation, Filters, Hit, Passage
 
@@ -41,6 +43,8 @@ PASSAGES_FILE, USER_WORDS_FILE = "passages.jsonl", "user_words.json"
 # warm-up instead of failing to load (an upgraded app must never serve 503 because of an old ./var).
 INDEX_FORMAT = 2
 CANDIDATES = 100  # passages taken from each index before fusion
+RERANK_DEPTH = 30  # documents whose features are computed when no model is loaded (training)
+_DEFAULT = object()
 
 
 @dataclass
@@ -112,6 +116,7 @@ class Retriever:
         lexical_params: LexicalParams | None = None,
         fusion_params: FusionParams | None = None,
         today: Callable[[], str] | None = None,
+        reranker: RerankModel | object | None = _DEFAULT,
     ) -> None:
         from retrieval.index_store import IndexStore
 
@@ -120,6 +125,11 @@ class Retriever:
         self.embedder = embedder
         self.lexical_params = lexical_params or LexicalParams()
         self.fusion = fusion_params or FusionParams()
+        # the learned re-ranker: retrieval/rerank_model.json when that file exists (see retrieval.rerank),
+        # unless a model is given or None turns it off
+        self.reranker: RerankModel | None = (
+            load_default() if reranker is _DEFAULT else reranker  # type: ignore[assignment]
+        )
         self.today = today or (lambda: date.today().isoformat())
         self.store = IndexStore(settings.paths.index_dir)
         self.tokenizer = Tokenizer()
@@ -332,6 +342,46 @@ class Retriever:
             found = [(pid, s) for pid, s in found if (r := rows(pid)) is not None and mask[r]]
         return found, weight * self.fusion.dense_alpha
 
+    def rank(
+        self, query: str, filters: Filters | None = None, *, rerank: bool = True,
+        features_out: list[Any] | None = None,
+    ) -> tuple[list[DocScore], dict[str, float], list[tuple[str, float]], float]:
+        """Documents best first for ``query`` (before status handling), with each lexical candidate's
+        query coverage and the dense candidates and weight.  With ``rerank`` the learned model
+        (``retrieval.rerank``) re-orders the best documents; ``features_out`` receives the feature matrix
+        of those documents (training reads it)."""
+        state = self._ensure()
+        q = normalize_query(query)
+        if not q:
+            return [], {}, [], 0.0
+        mask = state.mask(filters)
+        found = state.lexical.search_detailed(q, CANDIDATES, mask)
+        ids = state.lexical.ids
+        lexical: list[tuple[str, float]] = []
+        coverage: dict[str, float] = {}
+        signals: dict[str, tuple[float, dict[str, float]]] = {}
+        if found is not None:
+            for i, row in enumerate(found.rows):
+                pid = ids[int(row)]
+                score = float(found.scores[i])
+                lexical.append((pid, score))
+                coverage[pid] = float(found.coverage[i])
+                sig = {name: float(v[i]) for name, v in found.signals.items()}
+                sig["coverage"], sig["rel_len"] = coverage[pid], float(found.rel_len[i])
+                signals[pid] = (score, sig)
+        dense, dense_weight = self._dense_candidates(state, query, mask)
+        fused = fuse(lexical, dense, dense_weight, state.dense_weight)
+        ranked = collapse(fused, state.by_id, q, self.fusion)
+        model = self.reranker if rerank else None
+        if ranked and (model is not None or features_out is not None):
+            depth = model.depth if model is not None else RERANK_DEPTH
+            x = rerank_features(QueryContext.of(q), ranked, signals, depth)
+            if features_out is not None:
+                features_out.append(x)
+            if model is not None:
+                ranked = model.rerank(ranked, x)
+        return ranked, coverage, dense, dense_weight
+
     def search(
         self, query: str, filters: Filters | None = None, top_k: int = 5, include_inactive: bool = False
     ) -> list[Hit]:
@@ -340,18 +390,11 @@ class Retriever:
         By default only current documents are returned, except that when the best match is expired or
         abolished it is kept (first) with ``superseded_by`` naming its replacement, so the answer can say so.
         """
-        state = self._ensure()
+        self._ensure()
         q = normalize_query(query)
         if not q or top_k <= 0:
             return []
-        mask = state.mask(filters)
-        lex = state.lexical.search(q, CANDIDATES, mask)
-        ids = state.lexical.ids
-        lexical = [(ids[r], s) for r, s, _ in lex]
-        coverage = {ids[r]: c for r, _, c in lex}
-        dense, dense_weight = self._dense_candidates(state, query, mask)
-        fused = fuse(lexical, dense, dense_weight, state.dense_weight)
-        ranked = collapse(fused, state.by_id, q, self.fusion)
+        ranked, coverage, dense, dense_weight = self.rank(query, filters, rerank=True)
         if not ranked:
             return []
         today = self.today()
