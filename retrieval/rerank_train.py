@@ -43,15 +43,12 @@ class QueryData:
 
 def collect(retriever: Any, qrels: Sequence[tuple[str, set[str]]], depth: int) -> list[QueryData]:
     """Rank every query with the re-ranker off and keep the features of its first ``depth`` documents."""
-    from retrieval import service
-
-    service.RERANK_DEPTH = depth
     saved, retriever.reranker = retriever.reranker, None
     out: list[QueryData] = []
     try:
         for query, relevant in qrels:
             feats: list[np.ndarray] = []
-            ranked, *_ = retriever.rank(query, features_out=feats)
+            ranked, *_ = retriever.rank(query, features_out=feats, depth=depth)
             x = feats[0] if feats else np.zeros((0, len(FEATURES)))
             out.append(QueryData(x, [d.doc_id for d in ranked], relevant))
     finally:

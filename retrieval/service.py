@@ -344,12 +344,12 @@ class Retriever:
 
     def rank(
         self, query: str, filters: Filters | None = None, *, rerank: bool = True,
-        features_out: list[Any] | None = None,
+        features_out: list[Any] | None = None, depth: int = 0,
     ) -> tuple[list[DocScore], dict[str, float], list[tuple[str, float]], float]:
         """Documents best first for ``query`` (before status handling), with each lexical candidate's
         query coverage and the dense candidates and weight.  With ``rerank`` the learned model
         (``retrieval.rerank``) re-orders the best documents; ``features_out`` receives the feature matrix
-        of those documents (training reads it)."""
+        of those documents (training reads it; ``depth`` documents when no model sets it)."""
         state = self._ensure()
         q = normalize_query(query)
         if not q:
@@ -374,7 +374,7 @@ class Retriever:
         ranked = collapse(fused, state.by_id, q, self.fusion)
         model = self.reranker if rerank else None
         if ranked and (model is not None or features_out is not None):
-            depth = model.depth if model is not None else RERANK_DEPTH
+            depth = model.depth if model is not None else (depth or RERANK_DEPTH)
             x = rerank_features(QueryContext.of(q), ranked, signals, depth)
             if features_out is not None:
                 features_out.append(x)
