@@ -241,11 +241,20 @@ class DenseIndex:
         index = cls(int(meta["dim"]), meta["kind"], nlist=meta["nlist"], nprobe=meta["nprobe"],
                     hnsw_m=meta["hnsw_m"], ef_construction=meta["ef_construction"],
                     ef_search=meta["ef_search"])
-        if (directory / INDEX_FILE).exists():
-            index._index = faiss.read_index(str(directory / INDEX_FILE))
+        ids = json.loads((directory / IDS_FILE).read_text(encoding="utf-8"))
+        path = directory / INDEX_FILE
+        if ids or path.exists():
+            # a generation removed while a slow reader opens it must surface as FileNotFoundError (which
+            # IndexStore.read retries on the new generation), never as faiss's RuntimeError or as an index
+            # whose ids have no vectors
+            try:
+                index._index = faiss.read_index(str(path))
+            except RuntimeError as exc:
+                if not path.exists():
+                    raise FileNotFoundError(str(path)) from exc
+                raise
             if index.kind == "ivf":
                 index._index.nprobe = index.nprobe
-        ids = json.loads((directory / IDS_FILE).read_text(encoding="utf-8"))
         index._ids = {int(label): pid for label, pid in ids.items()}
         index._labels = {pid: label for label, pid in index._ids.items()}
         index._next = int(meta["next"])

@@ -127,3 +127,19 @@ def test_empty_and_mismatched_inputs() -> None:
         index.add(["a", "a"], np.ones((2, 8), dtype=np.float32))
     with pytest.raises(ValueError):
         DenseIndex(8, "lsh")
+
+
+def test_load_of_a_generation_removed_under_the_reader_raises_file_not_found(tmp_path: Path) -> None:
+    # IndexStore.read retries on FileNotFoundError; faiss's own error (or ids without vectors) would
+    # have reached a reader racing a swap on a loaded machine
+    from retrieval.dense import INDEX_FILE
+
+    index = DenseIndex(32, "flat")
+    index.add([f"d{i}#0" for i in range(10)], unit_vectors(10))
+    index.save(tmp_path / "dense")
+    (tmp_path / "dense" / INDEX_FILE).unlink()
+    with pytest.raises(FileNotFoundError):
+        DenseIndex.load(tmp_path / "dense")
+    empty = DenseIndex(32, "flat")
+    empty.save(tmp_path / "empty")
+    assert len(DenseIndex.load(tmp_path / "empty")) == 0
