@@ -31,6 +31,9 @@ class FusionParams:
     field_beta: float = 0.5  # boost of a guide field the question asks about (材料, 收费, 地点…)
     answer_beta: float = 0.1  # boost of a free-text passage that holds the kind of answer asked for
     passages_per_hit: int = 2
+    # a current document scoring at least this share of a better-scoring expired/abolished one is answered
+    # first (same-titled successors, this year's notice beside last year's); the old one then drops out
+    current_tie: float = 0.85
 
 
 _HOW_LONG = ("多久", "几天", "多长时间", "时限", "多少天", "办结", "什么时候能", "多少个工作日")

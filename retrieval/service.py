@@ -382,6 +382,23 @@ class Retriever:
                 ranked = model.rerank(ranked, x)
         return ranked, coverage, dense, dense_weight
 
+    def _current_first(self, ranked: list[Any], today: str) -> list[Any]:
+        """Move the best current document ahead of a not-current top match that it nearly ties.
+
+        A citizen asking 「居住证管理办法」 wants the rules in force, not the abolished ones of the same title
+        that happen to score a little higher; a clear win of the old document (its 文号 asked for) stays.
+        """
+        top = self.archive.find(ranked[0].doc_id)
+        if top is None or top.is_current(today):
+            return ranked
+        for i, scored in enumerate(ranked[1:], start=1):
+            if scored.score < self.fusion.current_tie * ranked[0].score:
+                break
+            doc = self.archive.find(scored.doc_id)
+            if doc is not None and doc.status in INDEXED and doc.is_current(today):
+                return [scored, *ranked[:i], *ranked[i + 1:]]
+        return ranked
+
     def search(
         self, query: str, filters: Filters | None = None, top_k: int = 5, include_inactive: bool = False
     ) -> list[Hit]:
@@ -405,6 +422,8 @@ class Retriever:
         if dense and dense_weight > 0:
             confidence = max(confidence, min(1.0, dense[0][1]) * min(1.0, dense_weight))
         hits: list[Hit] = []
+        if not include_inactive:
+            ranked = self._current_first(ranked, today)
         for rank, scored in enumerate(ranked):
             doc = self.archive.find(scored.doc_id)
             if doc is None or doc.status not in INDEXED:

@@ -75,6 +75,18 @@ def test_abolished_best_match_is_flagged_and_points_to_current_replacement(
     assert "P-RES-MID" not in ids(hits)
 
 
+def test_a_current_document_nearly_as_good_is_answered_before_an_abolished_one(
+        retriever) -> None:  # type: ignore[no-untyped-def]
+    # the abolished 2019 rules (one year) edge out the rules in force (three years) on the raw ranking
+    raw, _, _, _ = retriever.rank("居住证有效期几年", None, rerank=True)
+    assert raw[0].doc_id == "P-RES-OLD" and raw[1].doc_id == "P-RES-NEW"
+    hits = retriever.search("居住证有效期几年", top_k=5)
+    assert hits[0].doc_id == "P-RES-NEW" and hits[0].is_current
+    assert all(h.is_current for h in hits)
+    # a clear win of the old document (its own words asked for) still answers with it, flagged
+    assert retriever.search("居住证管理办法（2019）流动人口服务管理 有效期为一年")[0].doc_id == "P-RES-OLD"
+
+
 def test_inactive_documents_are_never_cited_as_current(retriever) -> None:  # type: ignore[no-untyped-def]
     for hit in retriever.search("居住证", top_k=10, include_inactive=True):
         if hit.doc_id in ("P-RES-OLD", "P-RES-MID"):
