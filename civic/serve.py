@@ -212,7 +212,7 @@ class Supervisor:
         project = self.settings.project_dir
         argv = [
             self.settings.rasa_bin, "run",
-            "--enable-api", "--auth-token", self.settings.engine_token,
+            "--enable-api", f"--auth-token={self.settings.engine_token}",
             "-i", "127.0.0.1", "-p", str(self.engine_port),
             "-m", str(model.parent.resolve()),  # the newest model: a restart picks up `civic train`'s
             "--endpoints", str(project / "endpoints.yml"),

@@ -7,6 +7,7 @@ supervisor and training tests (the real engine is exercised in test_stack.py).
 FAKE_RASA_FAIL=1 makes `train` fail.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -17,8 +18,10 @@ from urllib.parse import parse_qs, urlparse
 
 
 def arg(name: str, default: str = "") -> str:
-    argv = sys.argv
-    return argv[argv.index(name) + 1] if name in argv else default
+    # parsed like the real engine (argparse): "--auth-token -abc" is an error there, "--auth-token=-abc" not
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(name, default=default)
+    return str(getattr(parser.parse_known_args(sys.argv[2:])[0], name.lstrip("-").replace("-", "_")))
 
 
 def train() -> int:

@@ -119,3 +119,16 @@ def test_unhealthy_parts_summarises_healthz() -> None:
     )
     assert unhealthy_parts(body) == "engine: connection refused; index: index missing"
     assert unhealthy_parts("") == "app not answering"
+
+
+def test_a_token_that_starts_with_a_dash_reaches_the_engine(fake_home: Path, tmp_path: Path) -> None:
+    # homes made before tokens were hex may hold one like "-Xy…": passed as "--auth-token -Xy…" the
+    # engine read it as an option and crash-looped
+    (fake_home / "secrets.toml").write_text('engine_token = "-leading-dash-token"\n', encoding="utf-8")
+    stack = start_stack(fake_home, tmp_path, "--no-demo", wait=False)
+    try:
+        status = f"http://127.0.0.1:{stack.engine_port}/status?token=-leading-dash-token"
+        wait_for(lambda: http_ok(status)[0], 120, "the engine with the dashed token", stack)
+        assert "restart #" not in stack.log()
+    finally:
+        assert stack.stop() == []
