@@ -510,19 +510,22 @@ def write_report(path: Path, text: str) -> None:
 
 # -- the stack -----------------------------------------------------------------------------------------
 def trained_home(work: Path, log: Callable[[str], None]) -> Path:
-    """A trained home under ``work`` (seeded, indexed, model trained), built once and reused after."""
+    """A trained home under ``work`` (seeded, indexed, model trained), built once and reused after.
+
+    The Rasa project is snapshotted afresh each time, so the model is retrained only when the project's
+    training data changed since the last bench, and never half-way through by someone's edit."""
+    import shutil
+
     from civic.serve import prepare_home
     from tests.engine_fixtures import snapshot_project
 
     base = work / "trained"
     home = base / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    if (base / "project").exists():
+        shutil.rmtree(base / "project")
+    project = snapshot_project(REPO_ROOT, base / "project")
     if not (home / "civic.toml").exists():
-        home.mkdir(parents=True, exist_ok=True)
-        if (base / "project").exists():
-            import shutil
-
-            shutil.rmtree(base / "project")
-        project = snapshot_project(REPO_ROOT, base / "project")
         (home / "civic.toml").write_text(f'project_dir = "{project}"\n', encoding="utf-8")
     os.environ.setdefault("RASA_CACHE_DIRECTORY", str(REPO_ROOT / ".rasa" / "cache"))
     log(f"preparing the trained home {home} (trains only when needed)")
