@@ -306,9 +306,13 @@ class Archive:
             raise NotFound(f"no document with id {doc_id!r}")
         return [_row_doc(r) for r in rows]
 
+    def latest_change(self) -> int:
+        """The sequence number of the latest change (0 for an empty archive): a cheap "has it changed?"."""
+        return int(self._rows("SELECT coalesce(max(seq), 0) AS s FROM changes")[0]["s"])
+
     def changes_since(self, seq: int) -> tuple[int, list[str]]:
         """(latest change seq, ids of documents with a new version after ``seq``, in change order)."""
-        latest = self._rows("SELECT coalesce(max(seq), 0) AS s FROM changes")[0]["s"]
+        latest = self.latest_change()
         rows = self._rows(
             "SELECT doc_id, max(seq) AS s FROM changes WHERE seq > ? GROUP BY doc_id ORDER BY s", [seq]
         )

@@ -103,6 +103,7 @@ def test_changes_since_is_monotonic_and_incremental(archive: Archive) -> None:
     archive.set_status("a", Status.EXPIRED)
     seq2, ids = archive.changes_since(seq1)
     assert seq2 > seq1 and ids == ["a"]
+    assert archive.latest_change() == seq2
 
 
 def test_transaction_is_all_or_nothing(archive: Archive) -> None:
