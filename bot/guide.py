@@ -24,6 +24,7 @@ from bot.aspects import (
 )
 from bot.common import cite, entity, label, language, payload, user_text
 from bot.context import BotContext
+from nlu.names import names as service_names
 from retrieval.normalize import to_simplified
 from retrieval.types import Citation, Filters, Hit
 
@@ -61,6 +62,8 @@ class GuideLookup:
                 query = mention
         found = self._by_name(query)
         if found is not None:
+            if found[0] is not None and query != context_item:
+                return self._more_specific(found[0], query, text) or found
             return found
         hits = self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
         if not hits:
@@ -72,6 +75,30 @@ class GuideLookup:
             return None, None, [Option(h.title, h.citation) for h in hits[:3]]
         doc = self.ctx.archive.find(hits[0].doc_id)
         return doc, hits[0].citation if doc else None, []
+
+    def _more_specific(
+        self, named: Document, name: str, text: str
+    ) -> tuple[Document | None, Citation | None, list[Option]] | None:
+        """A sibling service the whole question fits better than the one its name fragment names.
+
+        「居住证快到期了怎么续签」 names 「居住证」 (the first application) but asks for the renewal;
+        「社保卡芯片坏了去哪换」 names 「社保卡」 but asks for a replacement.  The whole question is searched,
+        and its best guide wins when it is a different service that goes by the same name (the name is part
+        of one of its names) and beats the named guide.
+        """
+        if to_simplified(text).strip() == name:
+            return None
+        hits = self._unique(self.ctx.retriever.search(text, GUIDES, top_k=3))
+        if not hits or hits[0].doc_id == named.id:
+            return None
+        named_score = next((h.score for h in hits if h.doc_id == named.id), 0.0)
+        doc = self.ctx.archive.find(hits[0].doc_id)
+        if doc is None or hits[0].score <= named_score:
+            return None
+        key = name.lower()
+        if not any(key in n.lower() for n in service_names(doc)):
+            return None
+        return doc, hits[0].citation, []
 
     def _by_name(self, name: str) -> tuple[Document | None, Citation | None, list[Option]] | None:
         exact = self.ctx.guide_by_title(name)
