@@ -95,8 +95,12 @@ class GuideLookup:
         doc = self.ctx.archive.find(hits[0].doc_id)
         if doc is None or hits[0].score <= named_score:
             return None
-        key = name.lower()
-        if not any(key in n.lower() for n in service_names(doc)):
+        # the names of the named guide that the question uses (the tagged entity may be a synonym mapped to
+        # the full title): one of them must be part of one of the sibling's names
+        asked = to_simplified(text).lower()
+        used = [n.lower() for n in [name, *service_names(named)] if len(n) >= 2 and n.lower() in asked]
+        theirs = [n.lower() for n in service_names(doc)]
+        if not any(u in n for u in used for n in theirs):
             return None
         return doc, hits[0].citation, []
 
