@@ -55,14 +55,17 @@ class GuideLookup:
             return None, None, []
         else:
             query = text
-        if query != context_item:
+        # a service named in this turn (entity or text), as opposed to the one carried over from context; the
+        # slot mapping fills the slot from this turn's entity before the action runs, so both can be equal
+        fresh = bool(item) or query != context_item
+        if fresh:
             # a longer name in the text beats the tagged fragment: 「居住证签注要带啥」 is not 「居住证」
             mention = self.ctx.names().longest_mention(to_simplified(text))
             if mention and (not item or len(mention) > len(item)):
                 query = mention
         found = self._by_name(query)
         if found is not None:
-            if found[0] is not None and query != context_item:
+            if found[0] is not None and fresh and not text.lstrip().startswith("/"):  # not a button tap
                 return self._more_specific(found[0], query, text) or found
             return found
         hits = self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
