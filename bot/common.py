@@ -29,6 +29,17 @@ def entity(tracker: Tracker, name: str) -> str | None:
     return values[0] if values else None
 
 
+def entity_spans(tracker: Tracker, name: str) -> list[str]:
+    """The words the citizen typed for the ``name`` entities (before any synonym mapping)."""
+    text = str(tracker.latest_message.get("text") or "")
+    spans = []
+    for e in tracker.latest_message.get("entities") or []:
+        start, end = e.get("start"), e.get("end")
+        if e.get("entity") == name and isinstance(start, int) and isinstance(end, int) and end > start:
+            spans.append(text[start:end])
+    return spans
+
+
 def latest_intent(tracker: Tracker) -> dict[str, Any]:
     """The intent of the latest message as ``{"name", "confidence"}`` (name None before any message)."""
     intent = tracker.latest_message.get("intent") or {}

@@ -22,7 +22,7 @@ from bot.aspects import (
     is_follow_up,
     numbered,
 )
-from bot.common import cite, entity, label, language, payload, user_text
+from bot.common import cite, entity, entity_spans, label, language, payload, user_text
 from bot.context import BotContext
 from nlu.names import names as service_names
 from retrieval.normalize import to_simplified
@@ -45,8 +45,9 @@ class GuideLookup:
         self.ctx = ctx
 
     def resolve(
-        self, item: str | None, text: str, context_item: str | None
+        self, item: str | None, text: str, context_item: str | None, typed: tuple[str, ...] = ()
     ) -> tuple[Document | None, Citation | None, list[Option]]:
+        """``typed``: the words tagged as the item in this turn, as typed (``item`` may be their synonym)."""
         if item:
             query = item
         elif context_item and (is_follow_up(text) or not self.ctx.names().mentions(text)):
@@ -66,7 +67,7 @@ class GuideLookup:
         found = self._by_name(query)
         if found is not None:
             if found[0] is not None and fresh and not text.lstrip().startswith("/"):  # not a button tap
-                return self._more_specific(found[0], query, text) or found
+                return self._more_specific(found[0], query, text, typed) or found
             return found
         hits = self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
         if not hits:
@@ -80,7 +81,7 @@ class GuideLookup:
         return doc, hits[0].citation if doc else None, []
 
     def _more_specific(
-        self, named: Document, name: str, text: str
+        self, named: Document, name: str, text: str, typed: tuple[str, ...] = ()
     ) -> tuple[Document | None, Citation | None, list[Option]] | None:
         """A sibling service the whole question fits better than the one its name fragment names.
 
@@ -101,7 +102,8 @@ class GuideLookup:
         # the names of the named guide that the question uses (the tagged entity may be a synonym mapped to
         # the full title): one of them must be part of one of the sibling's names
         asked = to_simplified(text).lower()
-        used = [n.lower() for n in [name, *service_names(named)] if len(n) >= 2 and n.lower() in asked]
+        candidates = [name, *typed, *service_names(named)]
+        used = [n.lower() for n in candidates if len(n) >= 2 and n.lower() in asked]
         theirs = [n.lower() for n in service_names(doc)]
         if not any(u in n for u in used for n in theirs):
             return None
@@ -212,7 +214,8 @@ class ActionAnswerGuide(Action):
         if aspect not in ASPECT_FIELDS:  # untagged, or tagged text no synonym maps to an aspect code
             aspect = detect_aspect(text)
         item = entity(tracker, "item")
-        doc, citation, options = self.lookup.resolve(item, text, tracker.get_slot("item"))
+        doc, citation, options = self.lookup.resolve(item, text, tracker.get_slot("item"),
+                                                     tuple(entity_spans(tracker, "item")))
         if options:
             buttons = [{"title": h.title, "payload": payload("ask_guide", item=h.title, aspect=aspect or "")}
                        for h in options]

@@ -217,3 +217,16 @@ async def test_a_better_search_hit_of_another_name_does_not_override_the_named_s
     t = tracker(question, entities=[ent("item", "居住证")])
     await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
     assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-007"
+
+
+async def test_the_words_typed_for_a_synonym_mapped_service_count_for_the_sibling_check(
+    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any],
+) -> None:
+    # 「驾照」 typed, mapped by a synonym to the replacement licence; the question is about renewal on expiry
+    question = "驾照明年到期，换证要去哪里"
+    retriever.add(question, ("SF-G-019", 0.9), ("SF-G-020", 0.5))
+    mapped = {"entity": "item", "value": "机动车驾驶证补证", "extractor": "DIETClassifier",
+              "start": 0, "end": 2}
+    t = tracker(question, entities=[mapped], slots={"item": "机动车驾驶证补证"})
+    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-019"
