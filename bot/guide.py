@@ -69,7 +69,11 @@ class GuideLookup:
             if found[0] is not None and fresh and not text.lstrip().startswith("/"):  # not a button tap
                 return self._more_specific(found[0], query, text, typed) or found
             return found
-        hits = self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
+        # a fragment no guide is called by (「驾照」): the whole question says which service it means
+        whole = fresh and query != text and not text.lstrip().startswith("/")
+        hits = self._unique(self.ctx.retriever.search(text if whole else query, GUIDES, top_k=3))
+        if whole and not hits:
+            hits = self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
         if not hits:
             return self._by_fragment(item or "")
         containing = [h for h in hits if item and item in h.title]

@@ -230,3 +230,14 @@ async def test_the_words_typed_for_a_synonym_mapped_service_count_for_the_siblin
     t = tracker(question, entities=[mapped], slots={"item": "机动车驾驶证补证"})
     await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
     assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-019"
+
+
+async def test_a_fragment_no_guide_is_called_by_is_searched_with_the_whole_question(
+    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any],
+) -> None:
+    question = "驾照明年到期，换证要去哪里"
+    retriever.add("驾照", ("SF-G-020", 0.9), ("SF-G-019", 0.85))  # the fragment alone: a near tie
+    retriever.add(question, ("SF-G-019", 0.9), ("SF-G-020", 0.5))
+    t = tracker(question, entities=[ent("item", "驾照")], slots={"item": "驾照"})
+    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-019"
