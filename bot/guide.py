@@ -70,10 +70,15 @@ class GuideLookup:
                 return self._more_specific(found[0], query, text, typed) or found
             return found
         # a fragment no guide is called by (「驾照」): the whole question says which service it means
-        whole = fresh and query != text and not text.lstrip().startswith("/")
-        hits = self._unique(self.ctx.retriever.search(text if whole else query, GUIDES, top_k=3))
-        if whole and not hits:
-            hits = self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
+        # when its best guide goes by that fragment (English questions match guides only through their names,
+        # so there the fragment's own search stays)
+        hits = []
+        if fresh and query != text and not text.lstrip().startswith("/"):
+            hits = self._unique(self.ctx.retriever.search(text, GUIDES, top_k=3))
+            best = self.ctx.archive.find(hits[0].doc_id) if hits else None
+            if best is None or not any(query.lower() in n.lower() for n in service_names(best)):
+                hits = []
+        hits = hits or self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
         if not hits:
             return self._by_fragment(item or "")
         containing = [h for h in hits if item and item in h.title]

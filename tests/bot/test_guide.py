@@ -241,3 +241,15 @@ async def test_a_fragment_no_guide_is_called_by_is_searched_with_the_whole_quest
     t = tracker(question, entities=[ent("item", "驾照")], slots={"item": "驾照"})
     await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
     assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-019"
+
+
+async def test_the_fragment_search_stays_when_the_whole_question_finds_a_guide_of_another_name(
+    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any],
+) -> None:
+    # English questions reach a guide through its names only; the whole question's words mislead retrieval
+    question = "How do I apply for a passport?"
+    retriever.add("passport", ("SF-G-022", 0.9))
+    retriever.add(question, ("SF-G-012", 0.9), ("SF-G-022", 0.3))
+    t = tracker(question, entities=[ent("item", "passport")], slots={"item": "passport", "language": "en"})
+    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-022"
