@@ -24,6 +24,7 @@ from bot.aspects import (
 )
 from bot.common import cite, entity, entity_spans, label, language, payload, user_text
 from bot.context import BotContext
+from bot.language import detect_language
 from nlu.names import names as service_names
 from retrieval.normalize import to_simplified
 from retrieval.types import Citation, Filters, Hit
@@ -70,14 +71,11 @@ class GuideLookup:
                 return self._more_specific(found[0], query, text, typed) or found
             return found
         # a fragment no guide is called by (「驾照」): the whole question says which service it means
-        # when its best guide goes by that fragment (English questions match guides only through their names,
-        # so there the fragment's own search stays)
+        # in Chinese: guides are written in Chinese, while an English question reaches a guide only through
+        # its English names, so there the fragment's own search stays
         hits = []
-        if fresh and query != text and not text.lstrip().startswith("/"):
+        if fresh and query != text and detect_language(text) == "zh":
             hits = self._unique(self.ctx.retriever.search(text, GUIDES, top_k=3))
-            best = self.ctx.archive.find(hits[0].doc_id) if hits else None
-            if best is None or not any(query.lower() in n.lower() for n in service_names(best)):
-                hits = []
         hits = hits or self._unique(self.ctx.retriever.search(query, GUIDES, top_k=3))
         if not hits:
             return self._by_fragment(item or "")
