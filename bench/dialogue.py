@@ -27,7 +27,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -39,6 +38,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from bench.machine import describe, git
 from civic.config import REPO_ROOT, load_settings
 
 # throughput target of the issue: the full turn keeps this share of bare Rasa's turns/s
@@ -534,29 +534,11 @@ def trained_home(work: Path, log: Callable[[str], None]) -> Path:
 
 
 def machine() -> dict[str, Any]:
-    import platform
-
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
-
+    info = describe()
     dirty = bool(git("status", "--porcelain", "--", "app", "bot", "bench", "civic", "retrieval",
                      "config.yml", "endpoints.yml", "domain", "data"))
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(), "commit": git("rev-parse", "--short", "HEAD"), "dirty": dirty,
-        "load_start": [round(x, 2) for x in os.getloadavg()],
-    }
+    info["load_start"] = info.pop("load_avg_start")  # the name this bench's report reads
+    return {**info, "dirty": dirty}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -22,34 +21,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from bench.machine import describe
 from civic.config import REPO_ROOT, Settings
 
 TIMEOUT = 1800  # seconds per child; a child that hangs must not hang `make bench`
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                            text=True, check=False).stdout.strip()
     import faiss
     import torch
 
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "nproc": os.cpu_count(), "cpu": cpu,
-        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(), "faiss": faiss.__version__, "torch": torch.__version__,
-        "commit": commit, "load_avg_start": [round(x, 2) for x in os.getloadavg()],
-    }
+    return {**describe(), "faiss": faiss.__version__, "torch": torch.__version__}
 
 
 def child(module: str, phase: str, work: Path, size: int | None = None) -> dict[str, Any]:
