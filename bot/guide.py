@@ -22,7 +22,7 @@ from bot.aspects import (
     is_follow_up,
     numbered,
 )
-from bot.common import cite, entity, entity_spans, label, language, payload, user_text
+from bot.common import cite, entity, entity_spans, is_payload, label, language, payload, user_text
 from bot.context import BotContext
 from bot.language import detect_language
 from nlu.names import names as service_names
@@ -67,7 +67,7 @@ class GuideLookup:
                 query = mention
         found = self._by_name(query)
         if found is not None:
-            if found[0] is not None and fresh and not text.lstrip().startswith("/"):  # not a button tap
+            if found[0] is not None and fresh and not is_payload(text):
                 return self._more_specific(found[0], query, text, typed) or found
             return found
         # a fragment no guide is called by (「驾照」): the whole question says which service it means

@@ -11,7 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.common import latest_intent
+from bot.common import is_payload, latest_intent
 
 LANGUAGES = frozenset({"zh", "en"})
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -21,7 +21,7 @@ _LATIN = re.compile(r"[A-Za-z]{2,}")
 def detect_language(text: str) -> str | None:
     """"zh" when the text has Chinese characters, "en" when it has English words, None when neither
     (digits, emoji, a button payload) — then the conversation keeps its language."""
-    if not text or text.startswith("/"):
+    if not text or is_payload(text):
         return None
     if _CJK.search(text):
         return "zh"
