@@ -192,8 +192,15 @@ def test_english_names_match_whole_words_only(ctx: BotContext) -> None:
     assert found is not None and found.id == "SF-G-007"
 
 
+async def first_cited(ctx: BotContext, domain: dict[str, Any], t: Any) -> str:
+    """The id of the first document the guide answer to ``t`` cites."""
+    dispatcher = CollectingDispatcher()
+    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    return str(dispatcher.messages[0]["custom"]["citations"][0]["id"])
+
+
 async def test_a_question_that_fits_a_sibling_service_better_gets_the_sibling(
-    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any],
+    ctx: BotContext, retriever: FakeRetriever, domain: dict[str, Any],
 ) -> None:
     # 「居住证」 names the first application; the whole question asks for the renewal (SF-G-008), which
     # also goes by 居住证… names and which retrieval ranks first for the whole question
@@ -201,26 +208,23 @@ async def test_a_question_that_fits_a_sibling_service_better_gets_the_sibling(
     retriever.add(question, ("SF-G-008", 0.9), ("SF-G-007", 0.5))
     # as tagged, and as the synonym mapper hands it over (the full title of the first application)
     for item in ("居住证", "居住证办理（首次申领）"):
-        dispatcher = CollectingDispatcher()
         # the slot mapping has already copied this turn's entity into the item slot
         t = tracker(question, entities=[ent("item", item)], slots={"item": item})
-        await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
-        assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-008", item
+        assert await first_cited(ctx, domain, t) == "SF-G-008", item
 
 
 async def test_a_better_search_hit_of_another_name_does_not_override_the_named_service(
-    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any],
+    ctx: BotContext, retriever: FakeRetriever, domain: dict[str, Any],
 ) -> None:
     # the question names 「居住证」; a guide that is not called anything with 居住证 in it never replaces it
     question = "居住证快到期了怎么续签"
     retriever.add(question, ("SF-G-022", 0.9), ("SF-G-007", 0.5))
     t = tracker(question, entities=[ent("item", "居住证")])
-    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
-    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-007"
+    assert await first_cited(ctx, domain, t) == "SF-G-007"
 
 
 async def test_the_words_typed_for_a_synonym_mapped_service_count_for_the_sibling_check(
-    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any],
+    ctx: BotContext, retriever: FakeRetriever, domain: dict[str, Any],
 ) -> None:
     # 「驾照」 typed, mapped by a synonym to the replacement licence; the question is about renewal on expiry
     question = "驾照明年到期，换证要去哪里"
@@ -228,28 +232,25 @@ async def test_the_words_typed_for_a_synonym_mapped_service_count_for_the_siblin
     mapped = {"entity": "item", "value": "机动车驾驶证补证", "extractor": "DIETClassifier",
               "start": 0, "end": 2}
     t = tracker(question, entities=[mapped], slots={"item": "机动车驾驶证补证"})
-    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
-    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-019"
+    assert await first_cited(ctx, domain, t) == "SF-G-019"
 
 
 async def test_a_fragment_no_guide_is_called_by_is_searched_with_the_whole_question(
-    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any],
+    ctx: BotContext, retriever: FakeRetriever, domain: dict[str, Any],
 ) -> None:
     question = "驾照明年到期，换证要去哪里"
     retriever.add("驾照", ("SF-G-020", 0.9), ("SF-G-019", 0.85))  # the fragment alone: a near tie
     retriever.add(question, ("SF-G-019", 0.9), ("SF-G-020", 0.5))
     t = tracker(question, entities=[ent("item", "驾照")], slots={"item": "驾照"})
-    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
-    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-019"
+    assert await first_cited(ctx, domain, t) == "SF-G-019"
 
 
 async def test_the_fragment_search_stays_when_the_whole_question_finds_a_guide_of_another_name(
-    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any],
+    ctx: BotContext, retriever: FakeRetriever, domain: dict[str, Any],
 ) -> None:
     # English questions reach a guide through its names only; the whole question's words mislead retrieval
     question = "How do I apply for a passport?"
     retriever.add("passport", ("SF-G-022", 0.9))
     retriever.add(question, ("SF-G-012", 0.9), ("SF-G-022", 0.3))
     t = tracker(question, entities=[ent("item", "passport")], slots={"item": "passport", "language": "en"})
-    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
-    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-022"
+    assert await first_cited(ctx, domain, t) == "SF-G-022"
