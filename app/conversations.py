@@ -2,7 +2,8 @@
 
 What lives here: tickets (hand-overs to staff, complaints, suggestions) with their transcripts, the sessions
 paused while a person handles them, the curation log (fallbacks, hand-overs, feedback) the admins work
-through, and the status-check verification attempts with their per-session locks.
+through, the status-check verification attempts with their per-session locks, and the transcript of a
+conversation's earlier part when its engine session was compacted (see ``bot/session.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ CREATE TABLE IF NOT EXISTS status_locks (
 );
 CREATE TABLE IF NOT EXISTS status_verified (
     session TEXT NOT NULL, app_no TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (session, app_no)
+);
+CREATE TABLE IF NOT EXISTS carried_transcripts (
+    session TEXT PRIMARY KEY, started_at REAL NOT NULL, transcript TEXT NOT NULL
 );
 """
 
@@ -193,6 +197,30 @@ class Conversations:
                 [self._clock(), row["ticket_id"]],
             )
         return True
+
+    # -- the earlier part of a compacted conversation ------------------------------------------------------
+    def carry_transcript(self, session: str, started_at: float, transcript: list[dict[str, str]]) -> None:
+        """Keep the lines a compacted engine session no longer holds, for the session that started at
+        ``started_at`` (the timestamp of its ``session_started`` event)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO carried_transcripts (session, started_at, transcript)"
+                " VALUES (?, ?, ?)",
+                [session, started_at, json.dumps(transcript, ensure_ascii=False)],
+            )
+
+    def carried_transcript(self, session: str, started_at: float | None) -> list[dict[str, str]]:
+        """The lines carried into the engine session that started at ``started_at``; [] for any other
+        session (a new one after a pause starts with nothing earlier)."""
+        if started_at is None:
+            return []
+        with self._lock:
+            row = self._db.execute(
+                "SELECT started_at, transcript FROM carried_transcripts WHERE session = ?", [session]
+            ).fetchone()
+        if row is None or abs(float(row["started_at"]) - started_at) > 1e-3:
+            return []
+        return list(json.loads(row["transcript"]))
 
     # -- curation log -----------------------------------------------------------------------------------
     def log(self, kind: str, session: str, text: str = "", detail: dict[str, Any] | None = None) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from rasa_sdk import Tracker
 
 from bot import texts
 from retrieval.types import Citation
+
+
+class CarriedTranscripts(Protocol):
+    def carried_transcript(self, session: str, started_at: float | None) -> list[dict[str, str]]: ...
 
 
 def language(tracker: Tracker) -> str:
@@ -80,9 +84,24 @@ def label(domain: dict[str, Any], name: str, lang: str) -> str:
     return texts.text(domain, name, lang)
 
 
-def transcript(tracker: Tracker, limit: int = 40) -> list[dict[str, str]]:
-    """The conversation so far as (role, text) pairs, newest last."""
-    lines = []
+TRANSCRIPT_LINES = 40
+
+
+def session_started_at(tracker: Tracker) -> float | None:
+    """When the engine session the tracker holds started (its ``session_started`` event), if it says."""
+    for event in tracker.events:
+        if event.get("event") == "session_started" and isinstance(event.get("timestamp"), int | float):
+            return float(event["timestamp"])
+    return None
+
+
+def transcript(
+    tracker: Tracker, limit: int = TRANSCRIPT_LINES, conversations: CarriedTranscripts | None = None
+) -> list[dict[str, str]]:
+    """The conversation so far as (role, text) pairs, newest last.  With ``conversations``, the lines of
+    the part a compacted session no longer holds (``bot/session.py``) come first."""
+    lines = conversations.carried_transcript(tracker.sender_id, session_started_at(tracker)) \
+        if conversations is not None else []
     for event in tracker.events:
         kind = event.get("event")
         if kind in ("user", "bot") and event.get("text"):

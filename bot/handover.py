@@ -14,23 +14,30 @@ from bot.context import BotContext
 FAILED_RESPONSES = frozenset({"utter_fallback_unsure", "utter_default", "utter_guide_not_found"})
 
 
-def previous_turn_failed(tracker: Tracker) -> bool:
-    """Did the bot fail to help on the citizen's previous message (the one before the latest)?"""
+def turn_failed(tracker: Tracker, back: int = 1) -> bool:
+    """Did the bot fail to help on a citizen's message: ``back=0`` the latest (its replies so far),
+    ``back=1`` the one before it?"""
     users_seen = 0
     for event in reversed(tracker.events):
         kind = event.get("event")
         if kind == "user":
             users_seen += 1
-            if users_seen == 2:
+            if users_seen > back:
                 return False
-        elif (kind == "bot" and users_seen == 1
+        elif (kind == "bot" and users_seen == back
               and (event.get("metadata") or {}).get("utter_action") in FAILED_RESPONSES):
             return True
     return False
 
 
+def previous_turn_failed(tracker: Tracker) -> bool:
+    """Did the bot fail to help on the citizen's previous message (the one before the latest)?"""
+    return turn_failed(tracker, back=1)
+
+
 def hand_over(ctx: BotContext, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
-    ticket = ctx.conversations.handover(tracker.sender_id, user_text(tracker), transcript(tracker))
+    ticket = ctx.conversations.handover(tracker.sender_id, user_text(tracker),
+                                          transcript(tracker, conversations=ctx.conversations))
     ctx.conversations.log("handover", tracker.sender_id, user_text(tracker), {"reason": reason,
                                                                              "ticket": ticket.id})
     dispatcher.utter_message(response="utter_handover", ticket=ticket.id,
@@ -104,7 +111,8 @@ class ActionRecordTicket(Action):
         intent = intent_name(tracker)
         kind = "suggestion" if intent == "suggest" else "complaint"
         text = user_text(tracker)
-        ticket = self.ctx.conversations.open_ticket(kind, tracker.sender_id, text, transcript(tracker))
+        ticket = self.ctx.conversations.open_ticket(kind, tracker.sender_id, text,
+                                                    transcript(tracker, conversations=self.ctx.conversations))
         response = "utter_suggestion_recorded" if kind == "suggestion" else "utter_complaint_recorded"
         dispatcher.utter_message(response=response, ticket=ticket.id, json_message={"ticket": ticket.id})
         if len(text.strip()) < 12:

@@ -34,7 +34,9 @@ class TurnIntents:
     """What ChatService and the in-app actions tell each other about a sender's current turn.
 
     Actions -> ChatService: the intent the engine found, noted by ``action_detect_language`` (which the
-    engine runs on every message), so ChatService reports it without a second NLU call.
+    engine runs on every message), so ChatService reports it without a second NLU call; and how many
+    events the engine session held when the turn began, so ChatService knows when to compact it
+    (``bot/session.py``).
     ChatService -> actions: the client's language hint (the web chat's UI language) for a message that
     carries no language of its own (a tapped button's payload, digits).
     """
@@ -43,6 +45,7 @@ class TurnIntents:
         self.capacity = capacity
         self._latest: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._hints: OrderedDict[str, str] = OrderedDict()
+        self._sizes: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
 
     def _put(self, table: OrderedDict[str, Any], sender: str, value: Any) -> None:
@@ -58,6 +61,14 @@ class TurnIntents:
     def take(self, sender: str) -> dict[str, Any] | None:
         with self._lock:
             return self._latest.pop(sender, None)
+
+    def note_size(self, sender: str, events: int) -> None:
+        self._put(self._sizes, sender, events)
+
+    def take_size(self, sender: str) -> int:
+        """Events in ``sender``'s engine session at the start of the turn (0 when no action noted it)."""
+        with self._lock:
+            return self._sizes.pop(sender, 0)
 
     def hint_language(self, sender: str, language: str | None) -> None:
         """The client's language for ``sender``'s next message (ignored unless zh or en)."""
@@ -91,6 +102,7 @@ class ActionDetectLanguage(Action):
         hint = None
         if self.intents is not None:
             self.intents.note(tracker.sender_id, latest_intent(tracker))
+            self.intents.note_size(tracker.sender_id, len(tracker.events))
             hint = self.intents.take_language(tracker.sender_id)
         current = tracker.get_slot("language")
         lang = detect_language(str(tracker.latest_message.get("text") or "")) or current or hint

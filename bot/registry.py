@@ -9,6 +9,7 @@ from bot.guide import ActionAnswerContact, ActionAnswerGuide
 from bot.handover import ActionFallback, ActionHandover, ActionRecordFeedback, ActionRecordTicket
 from bot.language import ActionDetectLanguage, TurnIntents
 from bot.policy import ActionAnswerPolicy
+from bot.session import ActionCompactSession
 from bot.status import ActionShowStatus, ValidateStatusForm
 
 
@@ -24,4 +25,5 @@ def build_actions(ctx: BotContext, intents: TurnIntents | None = None) -> list[A
         ActionFallback(ctx),
         ActionRecordTicket(ctx),
         ActionRecordFeedback(ctx),
+        ActionCompactSession(ctx),
     ]
