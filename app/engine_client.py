@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import aiohttp
 
@@ -99,6 +100,14 @@ class RasaClient:
         if not isinstance(data, list):
             raise EngineUnavailable(f"engine returned {type(data).__name__} instead of a message list")
         return [m for m in data if isinstance(m, dict)]
+
+    async def execute(self, session: str, action: str) -> None:
+        """Run ``action`` in ``session``'s conversation between turns (the engine's ``/execute``, under the
+        conversation's lock); used to compact a long session (bot/session.py)."""
+        await self._request(
+            "POST", f"/conversations/{quote(session, safe='')}/execute", json={"name": action},
+            params={**self._auth(), "include_events": "NONE"},
+        )
 
     async def parse(self, text: str) -> dict[str, Any]:
         """NLU only: intent, entities and ranking for ``text`` (``/model/parse``)."""

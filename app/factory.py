@@ -46,8 +46,10 @@ def _engine_ctx(engine: Engine | None) -> Ctx:
         settings = app[SETTINGS]
         client: Engine = engine or RasaClient(engine_url(settings), settings.engine_token, ENGINE_TIMEOUT)
         app[ENGINE] = client
-        app[CHAT] = ChatService(client)
+        chat = ChatService(client, max_session_events=settings.max_session_events)
+        app[CHAT] = chat
         yield
+        await chat.drain()
         await client.close()
 
     return ctx

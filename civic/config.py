@@ -45,6 +45,9 @@ class Settings:
     max_body_chars: int = 200_000
     # dialogue
     max_text_chars: int = 500
+    # a conversation's engine session is compacted (new session, slots carried over; bot/session.py) once
+    # it holds this many events at the start of a turn (~7 per answered question); 0 never compacts
+    max_session_events: int = 100
     # channels
     telegram_token: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,66 @@ async def test_intent_noted_by_the_in_app_action_is_used_without_a_parse_call() 
     reply = await service.handle("s", "结婚登记多少钱")
     assert reply.intent == {"name": "ask_guide", "confidence": 0.97}
     assert intents.take("s") is None
+
+
+class LongSessionEngine(FakeEngine):
+    """Notes the session's size as action_detect_language does; records compactions, which may block."""
+
+    def __init__(self, intents: Any, sizes: list[int]) -> None:
+        super().__init__(REST_REPLY)
+        self.intents, self.sizes = intents, sizes
+        self.executed: list[tuple[str, str]] = []
+        self.release = asyncio.Event()
+
+    async def send(self, session: str, text: str) -> list[dict[str, Any]]:
+        self.intents.note_size(session, self.sizes.pop(0))
+        return REST_REPLY
+
+    async def execute(self, session: str, action: str) -> None:
+        await self.release.wait()
+        self.executed.append((session, action))
+
+
+async def test_a_long_session_is_compacted_once_after_the_reply_and_a_short_one_never() -> None:
+    from bot.language import TurnIntents
+
+    intents = TurnIntents()
+    engine = LongSessionEngine(intents, [99, 100, 130, 12])
+    service = ChatService(engine, max_session_events=100)
+    service.intents = intents
+    await service.handle("s", "你好")  # 99 events: short enough
+    await service.drain()
+    assert engine.executed == []
+    reply = await service.handle("s", "结婚登记多少钱")  # 100: compaction starts, the reply does not wait
+    assert reply.messages and engine.executed == []
+    await service.handle("s", "谢谢")  # still compacting: not started twice
+    engine.release.set()
+    await service.drain()
+    assert engine.executed == [("s", "action_compact_session")]
+    await service.handle("s", "那要多少钱")  # 12 events after compaction
+    await service.drain()
+    assert len(engine.executed) == 1
+
+
+async def test_compaction_off_or_failing_never_fails_a_turn() -> None:
+    from bot.language import TurnIntents
+
+    class Broken(LongSessionEngine):
+        async def execute(self, session: str, action: str) -> None:
+            self.executed.append((session, action))
+            raise ConnectionError("engine gone")
+
+    intents = TurnIntents()
+    off = ChatService(LongSessionEngine(intents, [500]), max_session_events=0)
+    off.intents = intents
+    await off.handle("s", "你好")
+    await off.drain()
+    assert off.engine.executed == []  # type: ignore[attr-defined]
+    engine = Broken(intents, [500, 500])
+    broken = ChatService(engine, max_session_events=100)
+    broken.intents = intents
+    assert (await broken.handle("s", "你好")).messages
+    await broken.drain()
+    assert (await broken.handle("s", "你好")).messages
+    await broken.drain()
+    assert len(engine.executed) == 2  # the failure was logged, the next long turn tried again
