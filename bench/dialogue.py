@@ -279,11 +279,14 @@ async def conversation(http: aiohttp.ClientSession, kind: Kind, turns: int, mete
     return Phase(kind.name, "conversation", turns, time.perf_counter() - start, lat, total, cpu)
 
 
-async def tracker_events(http: aiohttp.ClientSession, engine_url: str, token: str, sender: str) -> int:
+async def tracker_events(http: aiohttp.ClientSession, engine_url: str, token: str, sender: str
+                         ) -> list[int]:
+    """[events, engine sessions] the conversation left in the tracker store (every session's events)."""
     url = f"{engine_url.rstrip('/')}/conversations/{sender}/tracker"
     async with http.get(url, params={"token": token, "include_events": "ALL"}) as resp:
         data = await resp.json(content_type=None)
-    return len(data.get("events") or [])
+    events = data.get("events") or []
+    return [len(events), sum(1 for e in events if e.get("event") == "session_started")]
 
 
 @dataclass
@@ -303,7 +306,7 @@ async def measure(app_url: str, engine_url: str, token: str, meter: CpuMeter, op
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=120)
     phases: list[Phase] = []
-    events: dict[str, list[int]] = {"bare": [], "full": []}
+    events: dict[str, list[list[int]]] = {"bare": [], "full": []}
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         for kind in ks.values():  # warm up, and prove each kind takes the path it is meant to
             await turn(http, kind, sender_id(f"{kind.name}-check"), kind.text, check=True)
@@ -475,9 +478,13 @@ def render(meta: dict[str, Any], summary: dict[str, Any], opts: Options) -> str:
         "full: blocks of 「<guide question>」「那要多少钱？」「在哪里办」「谢谢」「你好」 (five different "
         "services); bare: rule-only turns 「" + "」「".join(BARE_BLOCK) + "」 repeated.",
         "",
+        "full turns go through the app, which compacts the engine session between turns once it holds "
+        "`max_session_events` events (bot/session.py); bare turns go straight to the engine, whose session "
+        "grows for the whole conversation (Rasa's own cost per event, for comparison).",
+        "",
         "| kind | turns 1-5 median ms | turns 46-50 median ms | last / first | each run | CPU ms per turn "
         "1-5 / 46-50 (engine + app, trimmed mean) | CPU last / first | tracker events after the "
-        "conversation |",
+        "conversation (engine sessions) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
@@ -486,13 +493,14 @@ def render(meta: dict[str, Any], summary: dict[str, Any], opts: Options) -> str:
         if not c:
             continue
         each = ", ".join(f"{x:.2f}" for x in c["ratios_each"])
-        ev = ", ".join(str(x) for x in c["events"]) or "—"
+        ev = ", ".join(f"{x[0]} ({x[1]})" if isinstance(x, list) else str(x) for x in c["events"]) or "—"
         lines.append(f"| {name} | {_f(c['first'])} | {_f(c['last'])} | **{c['ratio']:.2f}** | {each} "
                      f"| {_f(c['cpu_first'])} / {_f(c['cpu_last'])} | {_f(c['cpu_ratio'], 2)} | {ev} |")
-        verdicts.append(c["ratio"] <= GROWTH_TARGET)
+        if name == "full":
+            verdicts.append(c["ratio"] <= GROWTH_TARGET)
     lines.append("")
     if verdicts:
-        lines.append(f"Target: the last turns no slower than {GROWTH_TARGET}x the first: "
+        lines.append(f"Target: the last full turns no slower than {GROWTH_TARGET}x the first: "
                      + ("met" if all(verdicts) else "**not met**") + ".")
         lines.append("")
     return "\n".join(lines)
