@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS status_verified (
     session TEXT NOT NULL, app_no TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (session, app_no)
 );
 CREATE TABLE IF NOT EXISTS carried_transcripts (
-    session TEXT PRIMARY KEY, started_at REAL NOT NULL, transcript TEXT NOT NULL
+    session TEXT PRIMARY KEY, mark TEXT NOT NULL, transcript TEXT NOT NULL
 );
 """
 
@@ -199,28 +199,25 @@ class Conversations:
         return True
 
     # -- the earlier part of a compacted conversation ------------------------------------------------------
-    def carry_transcript(self, session: str, started_at: float, transcript: list[dict[str, str]]) -> None:
-        """Keep the lines a compacted engine session no longer holds, for the session that started at
-        ``started_at`` (the timestamp of its ``session_started`` event)."""
+    def carry_transcript(self, session: str, mark: str, transcript: list[dict[str, str]]) -> None:
+        """Keep the lines a compacted engine session no longer holds, for the new session whose
+        ``session_started`` event carries ``mark``."""
         with self._tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO carried_transcripts (session, started_at, transcript)"
-                " VALUES (?, ?, ?)",
-                [session, started_at, json.dumps(transcript, ensure_ascii=False)],
+                "INSERT OR REPLACE INTO carried_transcripts (session, mark, transcript) VALUES (?, ?, ?)",
+                [session, mark, json.dumps(transcript, ensure_ascii=False)],
             )
 
-    def carried_transcript(self, session: str, started_at: float | None) -> list[dict[str, str]]:
-        """The lines carried into the engine session that started at ``started_at``; [] for any other
-        session (a new one after a pause starts with nothing earlier)."""
-        if started_at is None:
+    def carried_transcript(self, session: str, mark: str | None) -> list[dict[str, str]]:
+        """The lines carried into the engine session marked ``mark``; [] for any other session (a new
+        one after a pause starts with nothing earlier)."""
+        if not mark:
             return []
         with self._lock:
             row = self._db.execute(
-                "SELECT started_at, transcript FROM carried_transcripts WHERE session = ?", [session]
+                "SELECT transcript FROM carried_transcripts WHERE session = ? AND mark = ?", [session, mark]
             ).fetchone()
-        if row is None or abs(float(row["started_at"]) - started_at) > 1e-3:
-            return []
-        return list(json.loads(row["transcript"]))
+        return [] if row is None else list(json.loads(row["transcript"]))
 
     # -- curation log -----------------------------------------------------------------------------------
     def log(self, kind: str, session: str, text: str = "", detail: dict[str, Any] | None = None) -> None:

@@ -12,7 +12,7 @@ from retrieval.types import Citation
 
 
 class CarriedTranscripts(Protocol):
-    def carried_transcript(self, session: str, started_at: float | None) -> list[dict[str, str]]: ...
+    def carried_transcript(self, session: str, mark: str | None) -> list[dict[str, str]]: ...
 
 
 def language(tracker: Tracker) -> str:
@@ -85,13 +85,17 @@ def label(domain: dict[str, Any], name: str, lang: str) -> str:
 
 
 TRANSCRIPT_LINES = 40
+# metadata key of the ``session_started`` event a compaction writes (bot/session.py): which carried lines
+# belong to this session
+CARRIED_MARK = "carried_transcript"
 
 
-def session_started_at(tracker: Tracker) -> float | None:
-    """When the engine session the tracker holds started (its ``session_started`` event), if it says."""
+def session_mark(tracker: Tracker) -> str | None:
+    """The compaction mark of the engine session the tracker holds; None for a session Rasa started."""
     for event in tracker.events:
-        if event.get("event") == "session_started" and isinstance(event.get("timestamp"), int | float):
-            return float(event["timestamp"])
+        if event.get("event") == "session_started":
+            mark = (event.get("metadata") or {}).get(CARRIED_MARK)
+            return str(mark) if mark else None
     return None
 
 
@@ -100,7 +104,7 @@ def transcript(
 ) -> list[dict[str, str]]:
     """The conversation so far as (role, text) pairs, newest last.  With ``conversations``, the lines of
     the part a compacted session no longer holds (``bot/session.py``) come first."""
-    lines = conversations.carried_transcript(tracker.sender_id, session_started_at(tracker)) \
+    lines = conversations.carried_transcript(tracker.sender_id, session_mark(tracker)) \
         if conversations is not None else []
     for event in tracker.events:
         kind = event.get("event")

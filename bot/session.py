@@ -16,14 +16,14 @@ previous turn from the session).
 
 from __future__ import annotations
 
-import time
+import uuid
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.common import transcript
+from bot.common import CARRIED_MARK, transcript
 from bot.context import BotContext
 from bot.handover import turn_failed
 
@@ -38,9 +38,8 @@ def carried_slots(tracker: Tracker) -> list[EventType]:
 
 
 class ActionCompactSession(Action):
-    def __init__(self, ctx: BotContext, clock: Any = time.time) -> None:
+    def __init__(self, ctx: BotContext) -> None:
         self.ctx = ctx
-        self.clock = clock
 
     def name(self) -> str:
         return ACTION_NAME
@@ -50,8 +49,9 @@ class ActionCompactSession(Action):
     ) -> list[EventType]:
         if tracker.active_loop.get("name") or turn_failed(tracker, back=0):
             return [ActionExecuted("action_listen")]
-        started_at = float(self.clock())
+        # the engine re-stamps the events an action returns, so the new session is recognised by a mark
+        mark = uuid.uuid4().hex
         earlier = transcript(tracker, conversations=self.ctx.conversations)
-        self.ctx.conversations.carry_transcript(tracker.sender_id, started_at, earlier)
-        return [SessionStarted(timestamp=started_at), *carried_slots(tracker),
-                ActionExecuted("action_listen")]
+        self.ctx.conversations.carry_transcript(tracker.sender_id, mark, earlier)
+        started = {"event": "session_started", "timestamp": None, "metadata": {CARRIED_MARK: mark}}
+        return [started, *carried_slots(tracker), ActionExecuted("action_listen")]
