@@ -99,6 +99,12 @@ def growth(latencies: Sequence[float], head: int = 5) -> tuple[float, float, flo
     return first, last, last / first if first > 0 else math.inf
 
 
+def worst_window(latencies: Sequence[float], head: int = 5) -> float:
+    """The slowest median of ``head`` consecutive turns anywhere in the conversation: where compaction
+    makes the cost a sawtooth, the last turns alone could sit in a trough."""
+    return max(statistics.median(latencies[i:i + head]) for i in range(len(latencies) - head + 1))
+
+
 def per_position_median(runs: Sequence[Sequence[float]]) -> list[float]:
     """Turn i's latency as the median over several conversations (smooths a shared machine's noise)."""
     n = min(len(r) for r in runs)
@@ -391,6 +397,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
                 cpu_ratio = cpu_last / cpu_first if cpu_first > 0 else math.inf
             rows["conversation"] = {
                 "first": first, "last": last, "ratio": ratio, "runs": len(convs), "turns": len(curve),
+                "worst": worst_window(curve),
                 "cpu_first": cpu_first, "cpu_last": cpu_last, "cpu_ratio": cpu_ratio,
                 "ratios_each": [growth(p.latencies)[2] for p in convs],
                 "events": result.get("events_after_conversation", {}).get(kind, []),
@@ -483,9 +490,9 @@ def render(meta: dict[str, Any], summary: dict[str, Any], opts: Options) -> str:
         "grows for the whole conversation (Rasa's own cost per event, for comparison).",
         "",
         "| kind | turns 1-5 median ms | turns 46-50 median ms | last / first | each run | CPU ms per turn "
-        "1-5 / 46-50 (engine + app, trimmed mean) | CPU last / first | tracker events after the "
-        "conversation (engine sessions) |",
-        "|---|---|---|---|---|---|---|---|",
+        "1-5 / 46-50 (engine + app, trimmed mean) | CPU last / first | slowest 5 turns in a row, median ms "
+        "(/ first) | tracker events after the conversation (engine sessions) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     for name, rows in (("bare", bare), ("full", full)):
@@ -494,8 +501,10 @@ def render(meta: dict[str, Any], summary: dict[str, Any], opts: Options) -> str:
             continue
         each = ", ".join(f"{x:.2f}" for x in c["ratios_each"])
         ev = ", ".join(f"{x[0]} ({x[1]})" if isinstance(x, list) else str(x) for x in c["events"]) or "—"
+        worst = f"{_f(c['worst'])} ({c['worst'] / c['first']:.2f})" if "worst" in c and c["first"] else "—"
         lines.append(f"| {name} | {_f(c['first'])} | {_f(c['last'])} | **{c['ratio']:.2f}** | {each} "
-                     f"| {_f(c['cpu_first'])} / {_f(c['cpu_last'])} | {_f(c['cpu_ratio'], 2)} | {ev} |")
+                     f"| {_f(c['cpu_first'])} / {_f(c['cpu_last'])} | {_f(c['cpu_ratio'], 2)} "
+                     f"| {worst} | {ev} |")
         if name == "full":
             verdicts.append(c["ratio"] <= GROWTH_TARGET)
     lines.append("")

@@ -19,6 +19,7 @@ from bench.dialogue import (
     render,
     summarise,
     trimmed_mean,
+    worst_window,
     write_report,
 )
 
@@ -43,6 +44,24 @@ def test_trimmed_mean_drops_the_outer_fifths() -> None:
     assert trimmed_mean([10.0, 10.0, 20.0, 10.0, 500.0]) == pytest.approx(40 / 3)
     assert trimmed_mean([3.0]) == 3.0
     assert math.isnan(trimmed_mean([]))
+
+
+def test_worst_window_finds_a_slow_stretch_the_last_turns_miss() -> None:
+    sawtooth = [10.0] * 5 + [20.0] * 5 + [10.0] * 40  # slow in the middle, fast again at the end
+    assert growth(sawtooth)[2] == pytest.approx(1.0)
+    assert worst_window(sawtooth) == pytest.approx(20.0)
+
+
+def test_growth_verdict_is_the_full_turn_s_bare_rasa_only_compares(tmp_path: Path) -> None:
+    result = _result()
+    for phase in result["phases"]:  # type: ignore[attr-defined]
+        if phase["phase"] == "conversation":
+            phase["latencies_ms"] = [10.0] * 50 if phase["kind"] == "full" else [10.0] * 45 + [30.0] * 5
+    meta = {"date": "d", "nproc": 2, "cpu": "c", "ram_gb": 1, "python": "3.11", "commit": "abc",
+            "dirty": False, "load_start": [1, 1, 1], "load_end": [2, 2, 2], "command": "x"}
+    text = render(meta, summarise(result), Options())
+    assert "| bare | 10.0 | 30.0 | **3.00** |" in text
+    assert "the last full turns no slower than 1.5x the first: met." in text
 
 
 def test_per_position_median_takes_each_turn_over_the_runs() -> None:
@@ -108,7 +127,7 @@ def test_report_states_both_targets_and_keeps_the_notes(tmp_path: Path) -> None:
     text = render(meta, summarise(_result()), Options())
     assert "`python -m bench.dialogue`" in text
     assert "throughput at every concurrency: **not met** (lowest 67%; by CPU time per turn" in text
-    assert "| full | 10.0 | 18.0 | **1.80** | 1.80 | 5.0 / 9.0 | 1.80 | 700 |" in text
+    assert "| full | 10.0 | 18.0 | **1.80** | 1.80 | 5.0 / 9.0 | 1.80 | 18.0 (1.80) | 700 |" in text
     assert "no slower than 1.5x the first: **not met**" in text
     out = tmp_path / "DIALOGUE.md"
     write_report(out, text)
