@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -44,6 +45,23 @@ def test_prepare_training_writes_examples_synonyms_dictionary_and_config(tmp_pat
     words = (tmp_path / "gen" / "jieba" / "userdict.txt").read_text(encoding="utf-8").splitlines()
     assert "犬只登记 2000 n" in words and "居住證 2000 n" in words
     config = yaml.safe_load(inputs.config.read_text(encoding="utf-8"))
-    jieba = next(c for c in config["pipeline"] if c["name"] == "JiebaTokenizer")
+    jieba = next(c for c in config["pipeline"] if c["name"] in ("JiebaTokenizer", "nlu.tokenizer.JiebaWords"))
     assert Path(jieba["dictionary_path"]) == (tmp_path / "gen" / "jieba").resolve()
     assert inputs.domain == REPO_ROOT / "domain" and inputs.data[0] == REPO_ROOT / "data"
+
+
+def test_long_everyday_questions_are_generated_for_every_guide() -> None:
+    from nlu.generate import LONG_PER_GUIDE, long_guide_examples
+
+    dog = Document(id="g9", title="犬只登记", body="", type=DocType.GUIDE,
+                   keywords=["养狗登记", "狗证", "办狗证", "dog licence"])
+    cat = Document(id="g8", title="猫只登记", body="", type=DocType.GUIDE, keywords=["养猫登记", "猫证"])
+    examples = long_guide_examples([dog, cat], aliases([dog, cat]))
+    english = [e for e in examples if "dog licence" in e]
+    assert len(english) == 1 and english[0].split("[")[0].isascii()  # an English question, not a Chinese one
+    chinese = [e for e in examples if e not in english]
+    assert len(chinese) == LONG_PER_GUIDE + 2  # the cat has two informal names
+    for text in chinese:  # each names its service as an entity mapped to the title, inside a whole sentence
+        assert '"entity": "item", "value": "犬只登记"' in text or '"value": "猫只登记"' in text
+        assert len(re.sub(r"\[[^\]]*\]\{[^}]*\}", "", text)) >= 6
+    assert any(n in e for n in ("養狗登記", "狗證", "養貓登記", "貓證") for e in chinese)  # Traditional too
