@@ -4,20 +4,17 @@ It forwards the citizen's text to the Rasa engine and shapes the engine's replie
 message format: ``{"session", "messages": [{"text", "buttons", "card", "citations"}], "intent",
 "handoff"}``.  A session handed over to staff is paused: its messages go to the hand-over ticket, not to
 the bot, until staff release it.  A long conversation's engine session is compacted between turns
-(``bot/session.py``): once the session held ``max_session_events`` events at the start of a turn, the
-engine runs ``action_compact_session`` after the reply has gone out.  Owned by the dialogue work;
-connectors and routes only call ``handle``.
+(``app/compaction.py``).  Owned by the dialogue work; connectors and routes only call ``handle``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from app.compaction import Compactor
 from bot.language import LANGUAGES, TurnIntents, detect_language
-from bot.session import ACTION_NAME as COMPACT_SESSION
 from bot.texts import text as response_text
 
 log = logging.getLogger("civic.chat")
@@ -87,8 +84,8 @@ class ChatService:
         self.conversations = conversations
         self.domain = domain or {}
         self.intents: TurnIntents | None = None
-        self.max_session_events = max_session_events  # 0: never compact
-        self._compacting: dict[str, asyncio.Task[None]] = {}
+        self.compactor = Compactor(max_session_events)
+        self.compactor.use_domain(self.domain)
 
     def use_conversations(
         self, conversations: PauseState, domain: dict[str, Any] | None, intents: TurnIntents | None = None
@@ -98,6 +95,7 @@ class ChatService:
         self.conversations = conversations
         if domain is not None:
             self.domain = domain
+            self.compactor.use_domain(domain)
         self.intents = intents
 
     async def handle(self, session: str, text: str, language: str | None = None) -> Reply:
@@ -112,39 +110,21 @@ class ChatService:
                          intent={"name": None, "confidence": 0.0}, handoff=True)
         if self.intents is not None:
             self.intents.hint_language(session, language)
+        await self.compactor.before_turn(self.engine, session)
         raw = await self.engine.send(session, text)
         if self.intents is not None:
             self.intents.take_language(session)  # unused (the engine did not run the actions): drop it
         noted = self.intents.take(session) if self.intents is not None else None
         if self.intents is not None:
-            self._compact_if_long(session, self.intents.take_size(session))
+            self.compactor.after_turn(self.engine, session, self.intents.take_size(session))
         intent = noted or await self._intent(getattr(self.engine, "parse", None), text)
         messages, handed_over = shape(raw)
         paused = bool(self.conversations and self.conversations.paused_ticket(session))
         return Reply(session=session, messages=messages, intent=intent, handoff=handed_over or paused)
 
-    def _compact_if_long(self, session: str, events: int) -> None:
-        """Start compacting ``session``'s engine session in the background when it has grown long; the
-        engine's per-conversation lock orders it with the citizen's next turn."""
-        execute = getattr(self.engine, "execute", None)
-        if (not self.max_session_events or events < self.max_session_events or not callable(execute)
-                or session in self._compacting):
-            return
-        task = asyncio.get_running_loop().create_task(self._compact(execute, session))
-        self._compacting[session] = task
-        task.add_done_callback(lambda _: self._compacting.pop(session, None))
-
-    @staticmethod
-    async def _compact(execute: Any, session: str) -> None:
-        try:
-            await execute(session, COMPACT_SESSION)
-        except Exception as exc:  # the conversation goes on uncompacted; the next long turn tries again
-            log.warning("could not compact the session of %s: %s", session, exc)
-
     async def drain(self) -> None:
         """Wait for the compactions in flight (at shut-down, and in tests)."""
-        while self._compacting:
-            await asyncio.gather(*list(self._compacting.values()), return_exceptions=True)
+        await self.compactor.drain()
 
     @staticmethod
     async def _intent(parse: Any, text: str) -> dict[str, Any]:

@@ -112,12 +112,14 @@ class LongSessionEngine(FakeEngine):
         self.release = asyncio.Event()
 
     async def send(self, session: str, text: str) -> list[dict[str, Any]]:
+        self.sent.append((session, text))
         self.intents.note_size(session, self.sizes.pop(0))
         return REST_REPLY
 
     async def execute(self, session: str, action: str) -> None:
         await self.release.wait()
         self.executed.append((session, action))
+        self.sent.append((session, action))  # in order with the turns
 
 
 async def test_a_long_session_is_compacted_once_after_the_reply_and_a_short_one_never() -> None:
@@ -163,3 +165,28 @@ async def test_compaction_off_or_failing_never_fails_a_turn() -> None:
     assert (await broken.handle("s", "你好")).messages
     await broken.drain()
     assert len(engine.executed) == 2  # the failure was logged, the next long turn tried again
+
+
+async def test_the_first_message_after_a_pause_that_followed_a_compaction_starts_a_clean_session() -> None:
+    from bot.language import TurnIntents
+
+    intents = TurnIntents()
+    engine = LongSessionEngine(intents, [150, 8, 150, 8])
+    engine.release.set()
+    now = [1000.0]
+    service = ChatService(engine, domain={"session_config": {"session_expiration_time": 60}},
+                          max_session_events=100)
+    service.intents = intents
+    service.compactor.clock = lambda: now[0]
+    await service.handle("s", "结婚登记多少钱")
+    await service.drain()
+    now[0] += 10 * 60  # ten minutes: the same conversation goes on
+    await service.handle("s", "那要带什么")
+    assert engine.executed == [("s", "action_compact_session")]
+    await service.handle("s", "谢谢")
+    await service.drain()
+    now[0] += 61 * 60  # longer than the session expiry: Rasa cannot see this pause, the app can
+    await service.handle("s", "你好")
+    assert engine.sent[-2:] == [("s", "action_session_start"), ("s", "你好")]
+    assert [a for _, a in engine.executed] == ["action_compact_session", "action_compact_session",
+                                                "action_session_start"]
