@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.dialogue import (
-    NOTES_MARK,
-    Options,
-    check_bare,
-    check_full,
-    conversation_texts,
+from bench.dialogue import check_bare, check_full
+from bench.dialogue_report import (
     growth,
     per_position_median,
     percentile,
@@ -22,6 +18,7 @@ from bench.dialogue import (
     worst_window,
     write_report,
 )
+from bench.dialogue_workload import NOTES_MARK, Options, conversation_texts
 
 
 def test_percentile_interpolates_between_ranks_like_numpy() -> None:
