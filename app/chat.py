@@ -112,10 +112,10 @@ class ChatService:
             self.intents.hint_language(session, language)
         await self.compactor.before_turn(self.engine, session)
         raw = await self.engine.send(session, text)
+        noted = None
         if self.intents is not None:
             self.intents.take_language(session)  # unused (the engine did not run the actions): drop it
-        noted = self.intents.take(session) if self.intents is not None else None
-        if self.intents is not None:
+            noted = self.intents.take(session)
             self.compactor.after_turn(self.engine, session, self.intents.take_size(session))
         intent = noted or await self._intent(getattr(self.engine, "parse", None), text)
         messages, handed_over = shape(raw)

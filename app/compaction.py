@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -36,8 +35,8 @@ class Compactor:
         self.clock = clock
         self.capacity = capacity
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._compacted: OrderedDict[str, float] = OrderedDict()  # session -> when its compaction ended
-        self._lock = threading.Lock()
+        # session -> when its compaction ended; only touched from the app's event loop, so no lock
+        self._compacted: OrderedDict[str, float] = OrderedDict()
 
     def use_domain(self, domain: dict[str, Any]) -> None:
         """Take the session expiry from the domain's ``session_config`` (minutes; 0 means never)."""
@@ -46,8 +45,7 @@ class Compactor:
             self.expiry_s = float(minutes) * 60
 
     async def before_turn(self, engine: Any, session: str) -> None:
-        with self._lock:
-            compacted = self._compacted.pop(session, None)
+        compacted = self._compacted.pop(session, None)
         execute = getattr(engine, "execute", None)
         if compacted is None or not self.expiry_s or not callable(execute):
             return
@@ -72,11 +70,10 @@ class Compactor:
         except Exception as exc:  # the conversation goes on uncompacted; the next long turn tries again
             log.warning("could not compact the session of %s: %s", session, exc)
             return
-        with self._lock:
-            self._compacted[session] = self.clock()
-            self._compacted.move_to_end(session)
-            while len(self._compacted) > self.capacity:
-                self._compacted.popitem(last=False)
+        self._compacted[session] = self.clock()
+        self._compacted.move_to_end(session)
+        while len(self._compacted) > self.capacity:
+            self._compacted.popitem(last=False)
 
     async def drain(self) -> None:
         """Wait for the compactions in flight (at shut-down, and in tests)."""
