@@ -1,11 +1,15 @@
-"""Custom Rasa NLU tokenizer (runs inside the engine's virtualenv): jieba without whitespace tokens.
+"""Custom Rasa NLU tokenizer (runs inside the engine's virtualenv): jieba words with normalised lemmas.
 
-Rasa's JiebaTokenizer keeps every piece jieba returns, and jieba returns the spaces between English words
-as tokens of their own.  DIET then tags spaces as parts of entities: 「how can I replace my lost social
-security card」 came out as the items 「my」, 「lost 」 and 「社保卡」.  Chinese text has no spaces, so
-dropping them changes nothing there and gives English questions one token per word.  Configure it as
-``nlu.tokenizer.JiebaWords`` in config.yml in place of ``JiebaTokenizer`` (same options, e.g.
-``dictionary_path``).
+Configure it as ``nlu.tokenizer.JiebaWords`` in config.yml in place of ``JiebaTokenizer`` (same options, e.g.
+``dictionary_path``).  It differs from Rasa's JiebaTokenizer in two ways:
+
+- Rasa keeps every piece jieba returns, and jieba returns the spaces between English words as tokens of their
+  own.  DIET then tagged spaces as parts of entities: 「how can I replace my lost social security card」 came
+  out as the items 「my」, 「lost 」 and 「社保卡」.  Chinese text has no spaces, so dropping them changes
+  nothing there and gives English questions one token per word.
+- Each token's lemma, which the CountVectorsFeaturizers read (``use_lemma`` is on by default), is the word in
+  Simplified script with a negation mark when it sits in a negation's scope (:mod:`nlu.lemmas`).  The token's
+  text and offsets are the message's own, so extracted entities are what the citizen typed.
 """
 
 from __future__ import annotations
@@ -15,8 +19,27 @@ from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 
+from nlu.lemmas import mark_negation, simplified
+
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=True)
 class JiebaWords(JiebaTokenizer):
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
-        return [token for token in super().tokenize(message, attribute) if token.text.strip()]
+        import jieba
+
+        text = message.get(attribute)
+        simple = simplified(text)
+        # OpenCC converts most text character for character; a phrase conversion that changes the length
+        # (記憶體→内存) would break the offsets, so such a message is cut as typed and each word converted.
+        same_length = len(simple) == len(text)
+        pieces = [
+            (word, start, end)
+            for word, start, end in jieba.tokenize(simple if same_length else text)
+            if word.strip()
+        ]
+        words = [(word if same_length else simplified(word)).lower() for word, _, _ in pieces]
+        tokens = [
+            Token(text[start:end], start, end, lemma=lemma)
+            for (_, start, end), lemma in zip(pieces, mark_negation(words), strict=True)
+        ]
+        return self._apply_token_pattern(tokens)

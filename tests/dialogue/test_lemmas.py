@@ -1,0 +1,71 @@
+"""What the NLU featurizers see of a message: Simplified lemmas with negation marks (nlu/lemmas.py), and the
+engine-side tokenizer that puts them on Rasa tokens (nlu/tokenizer.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from civic.config import REPO_ROOT, Settings
+from nlu.lemmas import NEGATED, mark_negation, simplified
+
+
+def test_words_after_a_negation_are_marked_up_to_the_clause_end() -> None:
+    assert mark_negation(["没有", "帮助", "，", "谢谢"]) == ["没有", NEGATED + "帮助", "，", "谢谢"]
+    assert mark_negation(["有", "帮助"]) == ["有", "帮助"]
+    assert mark_negation(["this", "is", "not", "helpful"]) == ["this", "is", "not", NEGATED + "helpful"]
+
+
+def test_words_negated_in_themselves_open_a_scope_but_keep_their_form() -> None:
+    assert mark_negation(["说", "得", "不清不楚"]) == ["说", "得", "不清不楚"]
+    assert mark_negation(["不太", "清楚"]) == ["不太", NEGATED + "清楚"]
+    # a second cue in the scope stays unmarked
+    assert mark_negation(["不是", "不", "对"]) == ["不是", "不", NEGATED + "对"]
+
+
+def test_punctuation_inside_a_scope_is_not_marked() -> None:
+    assert mark_negation(["don", "'", "t", "need"]) == ["don", "'", NEGATED + "t", NEGATED + "need"]
+
+
+def test_traditional_text_is_simplified() -> None:
+    assert simplified("沒有幫助") == "没有帮助"
+    assert simplified("") == ""
+
+
+_TOKENIZE = """
+import json, sys
+from nlu.tokenizer import JiebaWords
+from rasa.shared.nlu.training_data.message import Message
+tokenizer = JiebaWords(JiebaWords.get_default_config(), None, None)
+out = {}
+for text in json.loads(sys.argv[1]):
+    tokens = tokenizer.tokenize(Message({"text": text}), "text")
+    out[text] = [[t.text, t.start, t.end, t.lemma] for t in tokens]
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+@pytest.mark.engine
+def test_engine_tokenizer_keeps_the_typed_text_and_featurizes_simplified_negated_lemmas() -> None:
+    engine_python = Settings().rasa_bin.rsplit("/", 1)[0] + "/python"
+    texts = ["沒有幫助，謝謝", "how do I renew my residence permit", "記憶體不夠"]
+    run = subprocess.run(
+        [engine_python, "-c", _TOKENIZE, json.dumps(texts)],
+        cwd=REPO_ROOT, env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    tokens = json.loads(run.stdout.strip().splitlines()[-1])
+    assert tokens["沒有幫助，謝謝"] == [
+        ["沒有", 0, 2, "没有"], ["幫助", 2, 4, NEGATED + "帮助"], ["，", 4, 5, "，"], ["謝謝", 5, 7, "谢谢"]
+    ]
+    english = tokens["how do I renew my residence permit"]
+    assert [t[0] for t in english] == ["how", "do", "I", "renew", "my", "residence", "permit"]  # no spaces
+    assert english[2][3] == "i"
+    # a phrase conversion that changes the length (記憶體→内存): offsets still point into the typed text
+    for text, start, end, _ in tokens["記憶體不夠"]:
+        assert "記憶體不夠"[start:end] == text
+    assert [t[3] for t in tokens["記憶體不夠"]][-1] == "不够"
+
