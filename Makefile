@@ -6,7 +6,7 @@ HOME_DIR ?= var
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue clean
+.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ bench-retrieval: setup  ## retrieval: build, latency, memory at 10k-1M passages 
 
 bench-dialogue: setup  ## dialogue: /api/chat vs bare Rasa turn (1/10/50 sessions, 50-turn chat) into bench/DIALOGUE.md
 	$(PY) -m bench.dialogue
+
+bench-nlu: setup  ## NLU: quick linear-model estimate of the intent cross-validation (seconds; bench/NLU_REPORT.md)
+	$(PY) -m bench.nlu_quick --curve --report
 
 clean:  ## remove the demo data directory (keeps the virtualenvs)
 	rm -rf $(HOME_DIR)
