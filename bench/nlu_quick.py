@@ -4,7 +4,8 @@
 this machine.  This script scores the same examples (``data/nlu`` plus the examples generated from the demo
 archive) with a linear SVM over the same kind of features — word uni/bigrams and character n-grams of the
 jieba tokens — on 5 stratified folds, averaged over three shuffles.  Its macro-F1 tracked DIET's within about
-0.02 (0.831 vs 0.818 on the data of ``783a372``); use it to rank changes, and the Rasa run to report them.
+0.01 (0.824 vs 0.818 on ``783a372``, tokens as typed; 0.863 vs 0.852 on ``ebd698f``, lemmas); use it to rank
+changes, and the Rasa run to report them.
 
     .venv/bin/python -m bench.nlu_quick                 # lemmas as the engine uses them
     .venv/bin/python -m bench.nlu_quick --lemmas typed  # the tokens as typed (no conversion, no marks)
