@@ -16,61 +16,26 @@ changes, and the Rasa run to report them.
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
+from nlu.examples import demo_training_examples
+from nlu.lemmas import lemma_tokens
 
-from civic.config import REPO_ROOT
-
-_ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 SEEDS = (0, 1, 2)
-
-
-def read_examples(paths: list[Path]) -> list[tuple[str, str]]:
-    """(text, intent) of every intent example in Rasa YAML files, entity annotations reduced to their text."""
-    examples = []
-    for path in paths:
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
-            if "intent" not in block:
-                continue
-            for line in block["examples"].splitlines():
-                line = line.strip()
-                if line.startswith("- "):
-                    examples.append((_ANNOTATION.sub(r"\1", line[2:]).strip(), block["intent"]))
-    return examples
-
-
-def training_examples(work: Path) -> tuple[list[tuple[str, str]], Path]:
-    """The repo's examples plus the demo archive's generated ones, and the generated jieba dictionary."""
-    from archive.demo import seed_demo
-    from archive.store import Archive
-    from nlu.generate import prepare_training
-
-    archive = Archive(work / "archive.db")
-    seed_demo(archive)
-    prepare_training(archive, REPO_ROOT, work / "gen")
-    files = [*sorted((REPO_ROOT / "data" / "nlu").glob("*.yml")), work / "gen" / "nlu_generated.yml"]
-    return read_examples(files), work / "gen" / "jieba" / "userdict.txt"
 
 
 def featurize(texts: list[str], dictionary: Path, lemmas: str) -> list[str]:
     """Each text as the space-joined tokens the featurizers would read."""
     import jieba
 
-    from nlu.lemmas import mark_negation, simplified
-
     jieba.setLogLevel(60)
     jieba.load_userdict(str(dictionary))
-    out = []
-    for text in texts:
-        source = simplified(text) if lemmas == "engine" else text
-        words = [w.lower() for w in jieba.lcut(source) if w.strip()]
-        out.append(" ".join(mark_negation(words) if lemmas == "engine" else words))
-    return out
+    if lemmas == "engine":  # what nlu.tokenizer.JiebaWords gives the engine's featurizers
+        return [" ".join(lemma for _, _, lemma in lemma_tokens(text)) for text in texts]
+    return [" ".join(w.lower() for w in jieba.lcut(text) if w.strip()) for text in texts]
 
 
 def _model() -> Any:
@@ -117,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="civic-nlu-quick-") as tmp:
-        examples, dictionary = training_examples(Path(tmp))
-        x = featurize([t for t, _ in examples], dictionary, args.lemmas)
-    y = [i for _, i in examples]
+        examples, dictionary = demo_training_examples(Path(tmp))
+        x = featurize([t for _, t in examples], dictionary, args.lemmas)
+    y = [i for i, _ in examples]
     print(f"{len(y)} examples, {len(set(y))} intents, lemmas={args.lemmas}")
     for fraction in (0.5, 0.75, 1.0) if args.curve else (1.0,):
         score, predictions = cross_validate(x, y, fraction)

@@ -36,6 +36,24 @@ _NEGATING_HEADS = ("不", "没", "无")
 _CLAUSE_END = re.compile(r"[，。！？、；：,.!?;:~～…\n]+")
 
 
+def lemma_tokens(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, lemma) of each jieba word of ``text``: offsets into ``text``; lemmas Simplified, lower
+    case and negation-marked; jieba's whitespace tokens dropped."""
+    import jieba
+
+    simple = simplified(text)
+    # OpenCC converts most text character for character; a phrase conversion that changes the length
+    # (記憶體→内存) would break the offsets, so such a message is cut as typed and each word converted.
+    same_length = len(simple) == len(text)
+    pieces = [
+        (word, start, end)
+        for word, start, end in jieba.tokenize(simple if same_length else text)
+        if word.strip()
+    ]
+    words = [(word if same_length else simplified(word)).lower() for word, _, _ in pieces]
+    return [(start, end, lemma) for (_, start, end), lemma in zip(pieces, mark_negation(words), strict=True)]
+
+
 def simplified(text: str) -> str:
     """The Simplified form of ``text`` (OpenCC), possibly of another length for phrase conversions."""
     return to_simplified(text) if text else text

@@ -19,27 +19,12 @@ from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 
-from nlu.lemmas import mark_negation, simplified
+from nlu.lemmas import lemma_tokens
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=True)
 class JiebaWords(JiebaTokenizer):
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
-        import jieba
-
         text = message.get(attribute)
-        simple = simplified(text)
-        # OpenCC converts most text character for character; a phrase conversion that changes the length
-        # (記憶體→内存) would break the offsets, so such a message is cut as typed and each word converted.
-        same_length = len(simple) == len(text)
-        pieces = [
-            (word, start, end)
-            for word, start, end in jieba.tokenize(simple if same_length else text)
-            if word.strip()
-        ]
-        words = [(word if same_length else simplified(word)).lower() for word, _, _ in pieces]
-        tokens = [
-            Token(text[start:end], start, end, lemma=lemma)
-            for (_, start, end), lemma in zip(pieces, mark_negation(words), strict=True)
-        ]
+        tokens = [Token(text[start:end], start, end, lemma=lemma) for start, end, lemma in lemma_tokens(text)]
         return self._apply_token_pattern(tokens)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.nlu_quick import cross_validate, featurize, read_examples
+from bench.nlu_quick import cross_validate, featurize
+from nlu.examples import read_examples
 from nlu.lemmas import NEGATED
 
 
@@ -18,8 +19,8 @@ def test_examples_are_read_with_annotations_reduced_to_their_text(tmp_path: Path
         "  - regex: app_no\n    examples: |\n      - HD\\d{12}\n",
         encoding="utf-8",
     )
-    assert read_examples([data]) == [("编号是HD202610002301", "inform"), ("1234", "inform"),
-                                     ("狗证多少钱", "ask_guide")]
+    assert read_examples(data) == [("inform", "编号是HD202610002301"), ("inform", "1234"),
+                                   ("ask_guide", "狗证多少钱")]
 
 
 def test_engine_lemmas_are_simplified_and_negation_marked(tmp_path: Path) -> None:

@@ -9,27 +9,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-import yaml
 
-from archive.demo import seed_demo
-from archive.store import Archive
-from civic.config import REPO_ROOT
-from nlu.generate import prepare_training
+from nlu.examples import demo_training_examples, read_examples
 from tests.dialogue.test_engine import rasa
 
 PROBE = Path(__file__).with_name("nlu_probe.yml")
-ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 NOISE = re.compile(r"[\s，,。.!！?？~、]")
-
-
-def examples(path: Path) -> list[tuple[str, str]]:
-    """(intent, plain text) for every example in a Rasa NLU file, entity annotations removed."""
-    out = []
-    for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
-        if "intent" in block:
-            out += [(block["intent"], ANNOTATION.sub(r"\1", line[2:]).strip())
-                    for line in block["examples"].splitlines() if line.startswith("- ")]
-    return out
 
 
 def normalise(text: str) -> str:
@@ -38,12 +23,7 @@ def normalise(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def training(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
-    tmp = tmp_path_factory.mktemp("nlu")
-    archive = Archive(tmp / "archive.db")
-    seed_demo(archive)
-    inputs = prepare_training(archive, REPO_ROOT, tmp / "gen")
-    files = [*sorted((REPO_ROOT / "data" / "nlu").glob("*.yml")), inputs.data[-1]]  # hand-written + generated
-    return [pair for path in files for pair in examples(path)]
+    return demo_training_examples(tmp_path_factory.mktemp("nlu"))[0]
 
 
 def test_no_message_is_labelled_as_two_intents(training: list[tuple[str, str]]) -> None:
@@ -54,7 +34,7 @@ def test_no_message_is_labelled_as_two_intents(training: list[tuple[str, str]]) 
 
 
 def test_probe_is_unseen_and_covers_every_intent(training: list[tuple[str, str]]) -> None:
-    probe = examples(PROBE)
+    probe = read_examples(PROBE)
     assert len(probe) >= 60
     seen = {normalise(text) for _, text in training}
     assert [text for _, text in probe if normalise(text) in seen] == []
