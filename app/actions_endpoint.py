@@ -4,6 +4,9 @@ Why in-process (rasa-sdk's ``ActionExecutor`` behind an aiohttp route) rather th
 server: the actions need the archive and the warmed-up retriever (models + indexes) that the app already
 holds; a second process would load them again (memory, start-up time) and add a deployment piece.
 
+The actions' bodies call the archive, the retriever and ``app.db`` synchronously, so each action call runs on
+the app's thread pool (``app/workers.py``), never on the event loop that serves the web-chat sockets.
+
 The endpoint only answers the local engine: requests must come from loopback without proxy headers, or
 carry the engine token (``?token=``), because a forged call could otherwise probe the status check.
 """
@@ -12,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -23,36 +25,27 @@ from rasa_sdk.interfaces import (
     ActionNotFoundException,
 )
 
-from app.conversations import Conversations
-from app.keys import ARCHIVE, CHAT, RETRIEVER, SETTINGS
-from bot.context import BotContext, Tuning
-from bot.language import TurnIntents
+from app.keys import ACTIONS, SETTINGS
+from app.workers import run_coroutine
+from bot.context import BotContext
 from bot.registry import build_actions
-from bot.texts import load_domain
-from retrieval.types import Filters, Hit
 
 log = logging.getLogger("civic.actions")
 
-EXECUTOR: web.AppKey[ActionExecutor] = web.AppKey("action_executor")
-CONVERSATIONS: web.AppKey[Conversations] = web.AppKey("conversations")
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 
-class NoRetriever:
-    """Stands in while the index is not available: actions still answer from exact guide titles."""
+class ActionRunner:
+    """Every action of the bot, run off the event loop."""
 
-    def search(
-        self, query: str, filters: Filters | None = None, top_k: int = 5, include_inactive: bool = False
-    ) -> list[Hit]:
-        return []
+    def __init__(self, ctx: BotContext) -> None:
+        self.executor = ActionExecutor()
+        for action in build_actions(ctx):
+            self.executor.register_action(action)
 
-
-def build_executor(ctx: BotContext, intents: TurnIntents | None = None) -> ActionExecutor:
-    executor = ActionExecutor()
-    for action in build_actions(ctx, intents):
-        executor.register_action(action)
-    return executor
+    async def run(self, action_call: dict[str, Any]) -> Any:
+        return await run_coroutine(self.executor.run, action_call)
 
 
 def _allowed(request: web.Request) -> bool:
@@ -66,16 +59,18 @@ def _allowed(request: web.Request) -> bool:
 async def webhook(request: web.Request) -> web.Response:
     if not _allowed(request):
         return web.json_response({"error": "the action endpoint only serves the local engine"}, status=403)
-    executor = request.app.get(EXECUTOR)
-    if executor is None:
+    runner = request.app.get(ACTIONS)
+    if runner is None:
         return web.json_response({"error": "actions are not available (no archive)"}, status=503)
     try:
         action_call: dict[str, Any] = await request.json()
     except ValueError:
         return web.json_response({"error": "the body is not JSON"}, status=400)
+    if not isinstance(action_call, dict):
+        return web.json_response({"error": "the body is not a JSON object"}, status=400)
     name = action_call.get("next_action")
     try:
-        result = await executor.run(action_call)
+        result = await runner.run(action_call)
     except ActionExecutionRejection as exc:
         return web.json_response({"error": exc.message, "action_name": exc.action_name}, status=400)
     except ActionNotFoundException as exc:
@@ -87,42 +82,3 @@ async def webhook(request: web.Request) -> web.Response:
         log.exception("action %s failed", name)
         return web.json_response({"events": [], "responses": [{"response": "utter_default"}]})
     return web.json_response(result.model_dump() if result else None)
-
-
-def _retriever(app: web.Application) -> Any:
-    found = app.get(RETRIEVER)
-    if found is None or not callable(getattr(found, "search", None)):
-        log.warning("no retriever: guide answers come from exact names only, without search")
-        return NoRetriever()
-    return found
-
-
-async def _actions_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    conversations = Conversations(settings.paths.app_db)
-    app[CONVERSATIONS] = conversations
-    archive = app.get(ARCHIVE)
-    intents = TurnIntents()
-    if archive is not None:
-        ctx = BotContext(
-            archive=archive,
-            retriever=_retriever(app),
-            conversations=conversations,
-            tuning=Tuning.from_extra(settings.extra),
-        )
-        app[EXECUTOR] = build_executor(ctx, intents)
-    else:
-        log.warning("no archive: the action endpoint will answer 503 until the app restarts with one")
-    chat = app.get(CHAT)
-    if chat is not None:
-        domain_dir = settings.project_dir / "domain"
-        chat.use_conversations(conversations, load_domain(domain_dir) if domain_dir.exists() else None,
-                               intents)
-    yield
-    conversations.close()
-
-
-def setup_action_endpoint(app: web.Application) -> None:
-    """Register ``POST /webhook``; the executor is built at start-up, after the archive and retriever."""
-    app.cleanup_ctx.append(_actions_ctx)
-    app.router.add_post("/webhook", webhook)

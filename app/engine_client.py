@@ -1,20 +1,25 @@
-"""RasaClient: the app's one connection to the Rasa engine.
+"""RasaClient: the app's one connection to the Rasa engine, and the ``Engine`` protocol everything else uses.
 
-One ``aiohttp.ClientSession`` for the life of the app, every call bounded by a timeout.  Conversation
-turns go through the engine's REST channel (``/webhooks/rest/webhook``, no token: the engine listens on
-127.0.0.1 only); the HTTP API (``/status``, ``/model/parse``) is called with the engine's auth token.
-Any failure to reach the engine or to understand its answer raises ``civic.errors.EngineUnavailable``.
+One ``aiohttp.ClientSession`` for the life of the app, every call bounded by a timeout.  Conversation turns
+go through the engine's ``civic`` input channel (``engine/channel.py``: ``/webhooks/civic/webhook``, no
+token: the engine listens on 127.0.0.1 only), which answers with the bot's messages *and* what the app needs
+to know about the turn (intent, session size, the form's state), so nothing about a turn is kept in memory
+between calls. The HTTP API (``/status``, ``/model/parse``, ``/conversations/…/execute``) is called with the
+engine's token. Any failure to reach the engine or to understand its answer raises
+``core.errors.EngineUnavailable``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
 
-from civic.errors import EngineUnavailable
+from core.errors import EngineUnavailable
+
+NO_INTENT: dict[str, Any] = {"name": None, "confidence": 0.0}
 
 
 @dataclass
@@ -31,14 +36,43 @@ class EngineHealth:
         return {**asdict(self), "healthy": self.healthy}
 
 
-class Engine(Protocol):
-    """What the app needs from an engine; RasaClient implements it, tests may pass a fake."""
+@dataclass
+class EngineTurn:
+    """The engine's answer to one message."""
 
-    async def send(self, session: str, text: str) -> list[dict[str, Any]]: ...
+    messages: list[dict[str, Any]]
+    intent: dict[str, Any] = field(default_factory=lambda: dict(NO_INTENT))
+    events: int = 0  # events in the engine session after the turn
+    form: str | None = None  # the active form, if any
+    requested_slot: str | None = None  # what the form is waiting for
+
+
+class Engine(Protocol):
+    """What the app needs from an engine; RasaClient implements it, tests pass fakes."""
+
+    async def send(
+        self, session: str, text: str, metadata: dict[str, Any] | None = None, intent: str | None = None
+    ) -> EngineTurn: ...
+
+    async def execute(self, session: str, action: str) -> None: ...
 
     async def health(self) -> EngineHealth: ...
 
     async def close(self) -> None: ...
+
+
+def _turn(data: Any) -> EngineTurn:
+    if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
+        raise EngineUnavailable("the engine's answer is not a turn ({'messages': [...], ...})")
+    intent: dict[str, Any] = data["intent"] if isinstance(data.get("intent"), dict) else {}
+    form: dict[str, Any] = data["form"] if isinstance(data.get("form"), dict) else {}
+    return EngineTurn(
+        messages=[m for m in data["messages"] if isinstance(m, dict)],
+        intent={"name": intent.get("name"), "confidence": float(intent.get("confidence") or 0.0)},
+        events=int(data.get("events") or 0),
+        form=form.get("name") or None,
+        requested_slot=form.get("requested_slot") or None,
+    )
 
 
 class RasaClient:
@@ -75,11 +109,13 @@ class RasaClient:
         return {"token": self.token} if self.token else {}
 
     async def _request(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         url = self.base_url + path
+        limit = aiohttp.ClientTimeout(total=timeout, connect=min(5.0, timeout)) if timeout else self.timeout
         try:
-            async with self.session.request(method, url, json=json, params=params) as resp:
+            async with self.session.request(method, url, json=json, params=params, timeout=limit) as resp:
                 if resp.status == 401 or resp.status == 403:
                     raise EngineUnavailable(f"engine refused the token ({resp.status}) at {path}")
                 if resp.status >= 400:
@@ -92,14 +128,15 @@ class RasaClient:
             reason = type(exc).__name__ if isinstance(exc, TimeoutError) else str(exc)
             raise EngineUnavailable(f"engine at {self.base_url} not answering: {reason}") from exc
 
-    async def send(self, session: str, text: str) -> list[dict[str, Any]]:
-        """One conversation turn: the engine's bot messages for ``text`` from sender ``session``."""
-        data = await self._request(
-            "POST", "/webhooks/rest/webhook", json={"sender": session, "message": text}
-        )
-        if not isinstance(data, list):
-            raise EngineUnavailable(f"engine returned {type(data).__name__} instead of a message list")
-        return [m for m in data if isinstance(m, dict)]
+    async def send(
+        self, session: str, text: str, metadata: dict[str, Any] | None = None, intent: str | None = None
+    ) -> EngineTurn:
+        """One conversation turn for sender ``session``.  ``intent`` skips the NLU for a message the app
+        stands in for (the status check's digits, which never reach the engine)."""
+        body: dict[str, Any] = {"sender": session, "message": text, "metadata": metadata or {}}
+        if intent:
+            body["intent"] = intent
+        return _turn(await self._request("POST", "/webhooks/civic/webhook", json=body))
 
     async def execute(self, session: str, action: str) -> None:
         """Run ``action`` in ``session``'s conversation between turns (the engine's ``/execute``, under the
@@ -116,9 +153,9 @@ class RasaClient:
             raise EngineUnavailable("engine returned a malformed parse result")
         return data
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self, timeout: float | None = None) -> dict[str, Any]:
         """The engine's ``/status``: loaded model file and id, running training jobs."""
-        data = await self._request("GET", "/status", params=self._auth())
+        data = await self._request("GET", "/status", params=self._auth(), timeout=timeout)
         if not isinstance(data, dict):
             raise EngineUnavailable("engine returned a malformed status")
         return data
@@ -126,7 +163,7 @@ class RasaClient:
     async def health(self) -> EngineHealth:
         """Never raises: whether the engine answers and which model it has loaded."""
         try:
-            data = await self.status()
+            data = await self.status(timeout=3.0)
         except EngineUnavailable as exc:
             return EngineHealth(reachable=False, error=str(exc))
         return EngineHealth(reachable=True, model=str(data.get("model_file") or ""))

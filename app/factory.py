@@ -1,30 +1,61 @@
-"""`create_app(settings)`: the aiohttp application with its resources, routes and middlewares.
+"""`create_app(settings)`: the aiohttp application, its routes, and every object it serves with, built whole.
 
-Resources (the engine client, the archive, the retriever) are opened in ``cleanup_ctx`` when the app
-starts and closed when it stops; models and indexes load there, never at import.  A resource that fails
-to open does not stop the app: ``/healthz`` reports it (503) and the log says why.
+Routes are registered here at once; the objects behind them are built at start-up in one place
+(:func:`_components`), each with all it needs, in dependency order, and closed in reverse order when the app
+stops: the thread pool, the archive, the retriever (models and indexes load here, never at import), the
+conversation store, the contact vault and the chat history (``app.db``), the engine client and its monitor,
+the actions, the search answers, the chat service, the web connector and the live index.
+
+A resource that fails to open does not stop the app: ``/healthz`` reports it (503) and the log says why.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 from aiohttp import web
 
-from app.actions_endpoint import setup_action_endpoint
+from app.actions_endpoint import ActionRunner
 from app.chat import ChatService
+from app.compaction import Compactor
+from app.contacts import ContactVault
+from app.conversations import Conversations
 from app.engine_client import Engine, RasaClient
-from app.health import ComponentState
-from app.keys import ARCHIVE, CHAT, ENGINE, RETRIEVER, SETTINGS, STATES
+from app.engine_state import EngineMonitor
+from app.keys import (
+    ACTIONS,
+    ARCHIVE,
+    CHAT,
+    CONTACTS,
+    CONVERSATIONS,
+    ENGINE,
+    ENGINE_MONITOR,
+    HISTORY,
+    RETRIEVER,
+    SETTINGS,
+    STATES,
+    WEB_CONNECTOR,
+    ComponentState,
+)
 from app.middlewares import error_middleware
 from app.routes import setup_routes
-from app.webchat import setup_webchat
+from app.standby import Standby
+from app.workers import worker_pool
 from archive.store import Archive
-from civic.config import Settings
+from bot.context import BotContext, Tuning
+from bot.texts import load_domain
+from connectors.base import ChatHandler
+from connectors.history import History, Turn
+from connectors.ratelimit import RateLimiter
+from connectors.web import WebConnector
+from core.settings import Settings
 from retrieval.service import Retriever
+from retrieval.types import Filters, Hit
 
 log = logging.getLogger("civic.app")
 
@@ -34,6 +65,15 @@ RASA_DEFAULT_PORT = 5005
 Ctx = Callable[[web.Application], AsyncIterator[None]]
 
 
+class NoRetriever:
+    """Stands in while the index cannot be loaded: actions still answer from exact guide names."""
+
+    def search(
+        self, query: str, filters: Filters | None = None, top_k: int = 5, include_inactive: bool = False
+    ) -> list[Hit]:
+        return []
+
+
 def engine_url(settings: Settings) -> str:
     """The engine's base URL: configured, or the local engine on its (configured) port."""
     if settings.engine_url:
@@ -41,64 +81,142 @@ def engine_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.engine_port or RASA_DEFAULT_PORT}"
 
 
-def _engine_ctx(engine: Engine | None) -> Ctx:
+async def _open_archive(app: web.Application, given: Archive | None, stack: AsyncExitStack) -> Archive | None:
+    if given is not None:
+        app[STATES]["archive"] = ComponentState(True)
+        return given
+    try:
+        archive = await asyncio.to_thread(Archive, app[SETTINGS].paths.archive_db)
+    except Exception as exc:
+        log.exception("could not open the archive")
+        app[STATES]["archive"] = ComponentState(False, f"could not open the archive: {exc}")
+        return None
+    stack.callback(archive.close)
+    app[STATES]["archive"] = ComponentState(True)
+    return archive
+
+
+async def _open_retriever(app: web.Application, given: Any, archive: Archive | None,
+                          stack: AsyncExitStack) -> Any:
+    if given is None and archive is None:
+        app[STATES]["index"] = ComponentState(False, "no archive to search")
+        return NoRetriever()
+    try:
+        retriever = given if given is not None else Retriever(app[SETTINGS], archive)
+        await asyncio.to_thread(retriever.warm_up)
+    except Exception as exc:
+        log.exception("could not load the retrieval index")
+        app[STATES]["index"] = ComponentState(False, f"could not load the retrieval index: {exc}")
+        return NoRetriever()
+    close = getattr(retriever, "close", None)
+    if callable(close):
+        stack.callback(close)
+    info = getattr(retriever, "info", None)
+    app[STATES]["index"] = ComponentState(True, info=info() if callable(info) else {})
+    return retriever
+
+
+async def _watch_index(app: web.Application, retriever: Any, seconds: float) -> None:
+    """The live index: catch up with the archive's changes (published, changed, expired, abolished
+    documents) in the background, every ``seconds``; every app process on the host does its own."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            changed = await asyncio.to_thread(retriever.catch_up)
+        except Exception:
+            log.exception("could not refresh the retrieval index; retrying")
+            continue
+        if changed:
+            log.info("retrieval index caught up with %d changed document(s)", changed)
+            info = getattr(retriever, "info", None)
+            app[STATES]["index"] = ComponentState(True, info=info() if callable(info) else {})
+
+
+def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
+                chat: ChatHandler | None, limiter: RateLimiter | None) -> Ctx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        client: Engine = engine or RasaClient(engine_url(settings), settings.engine_token, ENGINE_TIMEOUT)
-        app[ENGINE] = client
-        chat = ChatService(client, max_session_events=settings.max_session_events)
-        app[CHAT] = chat
-        yield
-        await chat.drain()
-        await client.close()
+        paths = settings.paths.ensure()
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(worker_pool(settings.worker_threads))
+            opened = await _open_archive(app, archive, stack)
+            if opened is not None:
+                app[ARCHIVE] = opened
+            found = await _open_retriever(app, retriever, opened, stack)
+            app[RETRIEVER] = found
+            conversations = await asyncio.to_thread(Conversations, paths.app_db)
+            stack.callback(conversations.close)
+            app[CONVERSATIONS] = conversations
+            contacts = ContactVault(paths.app_db, settings.contact_key)
+            stack.callback(contacts.close)
+            app[CONTACTS] = contacts
+            history = await asyncio.to_thread(History, paths.app_db)
+            stack.callback(history.close)
+            app[HISTORY] = history
+            domain_dir = settings.project_dir / "domain"
+            domain = load_domain(domain_dir) if domain_dir.exists() else {}
+            client: Engine = engine or RasaClient(engine_url(settings), settings.engine_token, ENGINE_TIMEOUT)
+            stack.push_async_callback(client.close)
+            app[ENGINE] = client
+            monitor = EngineMonitor(client, paths.training_progress)
+            await monitor.start()
+            stack.push_async_callback(monitor.stop)
+            app[ENGINE_MONITOR] = monitor
+            standby = None
+            if opened is not None:
+                bot = BotContext(archive=opened, retriever=found, conversations=conversations,
+                                 tuning=Tuning.from_extra(settings.extra))
+                app[ACTIONS] = ActionRunner(bot)
+                standby = Standby(bot, domain)
+            else:
+                log.warning("no archive: the action endpoint answers 503 until the app restarts with one")
+            compactor = Compactor.for_domain(settings.max_session_events, conversations, domain)
+            service = ChatService(client, monitor, conversations, standby, domain, compactor, contacts,
+                                  archive=opened)
+            stack.push_async_callback(service.drain)
+            app[CHAT] = service
+
+            async def log_feedback(turn: Turn, value: str) -> None:
+                await asyncio.to_thread(log_feedback_for_curation, conversations, turn, value)
+
+            connector = WebConnector(chat or service, history, settings.max_text_chars, limiter=limiter,
+                                     on_feedback=log_feedback)
+            app[WEB_CONNECTOR] = connector
+            if opened is not None and callable(getattr(found, "catch_up", None)):
+                watcher = asyncio.get_running_loop().create_task(
+                    _watch_index(app, found, settings.index_watch_seconds))
+                stack.push_async_callback(_cancel, watcher)
+            yield
 
     return ctx
 
 
-def _archive_ctx(archive: Archive | None) -> Ctx:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        owned = archive is None
-        opened: Archive | None = archive
-        try:
-            if opened is None:
-                opened = await asyncio.to_thread(Archive, app[SETTINGS].paths.archive_db)
-            app[ARCHIVE] = opened
-            app[STATES]["archive"] = ComponentState(True)
-        except Exception as exc:
-            log.exception("could not open the archive")
-            app[STATES]["archive"] = ComponentState(False, f"could not open the archive: {exc}")
-        yield
-        if owned and opened is not None:
-            opened.close()
-
-    return ctx
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
-def _retriever_ctx(retriever: Any | None) -> Ctx:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        states = app[STATES]
-        instance = retriever
-        try:
-            if instance is None:
-                archive = app.get(ARCHIVE)
-                if archive is None:
-                    states["index"] = ComponentState(False, "no archive to search")
-                else:
-                    instance = Retriever(app[SETTINGS], archive)
-            if instance is not None:
-                await asyncio.to_thread(instance.warm_up)
-                app[RETRIEVER] = instance
-                info = getattr(instance, "info", None)
-                states["index"] = ComponentState(True, info=info() if callable(info) else {})
-        except Exception as exc:
-            log.exception("could not load the retrieval index")
-            states["index"] = ComponentState(False, f"could not load the retrieval index: {exc}")
-        yield
-        close = getattr(instance, "close", None)
-        if callable(close):
-            close()
+def log_feedback_for_curation(conversations: Conversations, turn: Turn, value: str) -> None:
+    """Thumbs go to the dialogue's curation log too (feedback_good / feedback_bad), with the answer."""
+    messages = (turn.reply or {}).get("messages") or []
+    conversations.log(
+        "feedback_good" if value == "up" else "feedback_bad",
+        turn.session,
+        turn.text,
+        {
+            "key": turn.key,
+            "answer": " ".join(str(m.get("text") or "") for m in messages)[:500],
+            "citations": [c.get("id") for m in messages for c in (m.get("citations") or [])],
+            "channel": "web",
+        },
+    )
 
-    return ctx
+
+async def _close_sockets(app: web.Application) -> None:
+    connector = app.get(WEB_CONNECTOR)
+    if connector is not None:
+        await connector.close()
 
 
 def create_app(
@@ -107,15 +225,15 @@ def create_app(
     engine: Engine | None = None,
     archive: Archive | None = None,
     retriever: Any | None = None,
+    chat: ChatHandler | None = None,
+    limiter: RateLimiter | None = None,
 ) -> web.Application:
-    """Build the app.  ``engine``/``archive``/``retriever`` replace the real ones (tests, embedding)."""
+    """Build the app.  ``engine``/``archive``/``retriever`` replace the real ones (tests, embedding);
+    ``chat`` replaces the dialogue behind the web connector and ``limiter`` its rate limits (tests)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[STATES] = {}
-    app.cleanup_ctx.append(_engine_ctx(engine))
-    app.cleanup_ctx.append(_archive_ctx(archive))
-    app.cleanup_ctx.append(_retriever_ctx(retriever))
+    app.cleanup_ctx.append(_components(engine, archive, retriever, chat, limiter))
+    app.on_shutdown.append(_close_sockets)
     setup_routes(app)
-    setup_action_endpoint(app)
-    setup_webchat(app)
     return app

@@ -1,6 +1,9 @@
 """`GET /healthz`: the app, the engine, the archive and the retrieval index in one answer.
 
 200 only when every part is healthy, 503 otherwise, so a supervisor or load balancer can act on the code.
+``answering`` says whether citizens get answers at all (the archive and index are up), and ``mode`` how:
+``dialogue`` with the engine, ``search`` while it trains, loads or is down; the engine part says what is
+happening ("training the dialogue model: TEDPolicy epoch 12/40, ~1 min left").
 """
 
 from __future__ import annotations
@@ -8,33 +11,24 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from aiohttp import web
 
-from app.keys import ARCHIVE, ENGINE, STATES
+from app.keys import ARCHIVE, ENGINE_MONITOR, STATES, ComponentState
 from app.middlewares import dumps
 
 STARTED_AT = time.time()
 
 
-@dataclass
-class ComponentState:
-    """How a resource opened at start-up fared; ``detail`` says why when it is not ok."""
-
-    ok: bool
-    detail: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 async def healthz(request: web.Request) -> web.Response:
     app = request.app
-    engine = (await app[ENGINE].health()).to_json()
-    started = app[STATES]
+    monitor = app.get(ENGINE_MONITOR)
+    if monitor is not None:
+        await monitor.probe()
+        engine = monitor.describe()
+    else:
+        engine = {"healthy": False, "state": "down", "detail": "not started"}
+    started: dict[str, ComponentState] = app[STATES]
     states = dict(started)
     archive = app.get(ARCHIVE)
     if archive is not None and states.get("archive", ComponentState(False)).ok:
@@ -45,9 +39,12 @@ async def healthz(request: web.Request) -> web.Response:
             states["archive"] = ComponentState(False, f"archive not answering: {exc}")
     missing = ComponentState(False, "not started")
     parts = {name: states.get(name, missing).to_json() for name in ("archive", "index")}
-    healthy = engine["healthy"] and all(p["ok"] for p in parts.values())
+    answering = all(p["ok"] for p in parts.values())
+    healthy = bool(engine["healthy"]) and answering
     body = {
         "status": "ok" if healthy else "degraded",
+        "answering": answering,
+        "mode": "dialogue" if engine["healthy"] else "search",
         "app": {"ok": True, "pid": os.getpid(), "uptime_s": round(time.time() - STARTED_AT, 1)},
         "engine": engine,
         **parts,

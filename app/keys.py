@@ -1,27 +1,56 @@
-"""Typed keys for the state shared across the aiohttp application."""
+"""Every typed key for the state shared across the aiohttp application, and the start-up state of a resource.
+
+The app factory (``app/factory.py``) builds each object whole at start-up and stores it under its key; routes
+look their objects up at request time.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from civic.config import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
+    from app.actions_endpoint import ActionRunner
     from app.chat import ChatService
+    from app.contacts import ContactVault
+    from app.conversations import Conversations
     from app.engine_client import Engine
-    from app.health import ComponentState
-    from app.history import History
+    from app.engine_state import EngineMonitor
     from archive.store import Archive
+    from connectors.history import History
+    from connectors.web import WebConnector
+
+
+@dataclass
+class ComponentState:
+    """How a resource opened at start-up fared; ``detail`` says why when it is not ok."""
+
+    ok: bool
+    detail: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 SETTINGS = web.AppKey("settings", Settings)
-CHAT: web.AppKey[ChatService] = web.AppKey("chat")
-ENGINE: web.AppKey[Engine] = web.AppKey("engine")
-ARCHIVE: web.AppKey[Archive] = web.AppKey("archive")
-# retrieval.service.Retriever; typed loosely so the app starts (and reports it) while retrieval is absent
-RETRIEVER: web.AppKey[Any] = web.AppKey("retriever")
 # start-up state of each resource ("archive", "index"), read by /healthz
 STATES: web.AppKey[dict[str, ComponentState]] = web.AppKey("states")
-# the chat history, idempotency keys and answer feedback (app/history.py, opened by the web chat)
+ENGINE: web.AppKey[Engine] = web.AppKey("engine")
+ENGINE_MONITOR: web.AppKey[EngineMonitor] = web.AppKey("engine_monitor")
+ARCHIVE: web.AppKey[Archive] = web.AppKey("archive")
+# retrieval.service.Retriever, or a stand-in that finds nothing while the index cannot be loaded
+RETRIEVER: web.AppKey[Any] = web.AppKey("retriever")
+# tickets, pauses, the curation log, status verification, contacts (app/conversations.py, in app.db)
+CONVERSATIONS: web.AppKey[Conversations] = web.AppKey("conversations")
+# contact details kept apart from the transcripts, encrypted (app/contacts.py, in app.db)
+CONTACTS: web.AppKey[ContactVault] = web.AppKey("contacts")
+# chat history, idempotency keys and answer feedback (connectors/history.py, in app.db)
 HISTORY: web.AppKey[History] = web.AppKey("history")
+CHAT: web.AppKey[ChatService] = web.AppKey("chat")
+ACTIONS: web.AppKey[ActionRunner] = web.AppKey("actions")
+WEB_CONNECTOR: web.AppKey[WebConnector] = web.AppKey("web_connector")

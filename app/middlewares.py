@@ -10,7 +10,7 @@ from functools import partial
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
-from civic.errors import CivicError, EngineUnavailable, InvalidInput, NotFound
+from core.errors import CivicError, EngineUnavailable, InvalidInput, NotFound
 
 log = logging.getLogger("civic.app")
 
@@ -30,11 +30,13 @@ def json_error(status: int, message: str, kind: str) -> web.Response:
     return web.json_response({"error": message, "type": kind}, status=status, dumps=dumps)
 
 
-def status_for(exc: CivicError) -> int:
+def status_for(exc: CivicError) -> tuple[int, str]:
+    """The HTTP status and the error type shown to the client: the category (InvalidInput, NotFound, ...),
+    not the subclass that carries the detail."""
     for cls, status in STATUS_OF:
         if isinstance(exc, cls):
-            return status
-    return 400
+            return status, cls.__name__
+    return 400, type(exc).__name__
 
 
 @web.middleware
@@ -42,10 +44,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except CivicError as exc:
-        status = status_for(exc)
+        status, kind = status_for(exc)
         if status >= 500:
             log.warning("%s %s: %s", request.method, request.path, exc)
-        return json_error(status, str(exc), type(exc).__name__)
+        return json_error(status, str(exc), kind)
     except web.HTTPException as exc:
         # API clients get JSON for aiohttp's own errors too (405, 413, 404 on an unknown /api path)
         if exc.status >= 400 and request.path.startswith("/api/"):

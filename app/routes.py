@@ -1,66 +1,68 @@
-"""The app's own HTTP routes: `/healthz`, the REST chat API `POST /api/chat`, the staff API (app/staff.py)."""
+"""Every HTTP route of the app, registered in one place.
+
+  GET  /healthz                 app, engine, archive and index state (app/health.py)
+  POST /api/chat                the REST chat API (below)
+  /api/staff/*                  the staff API (app/staff.py)
+  POST /webhook                 the Rasa action endpoint, local engine only (app/actions_endpoint.py)
+  /, /webchat/static/*          the web chat page (app/webchat.py)
+  /ws, /api/webchat/*           the web connector's transport (connectors/web.py, bound to the connector the
+                                factory built)
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from app.actions_endpoint import webhook
 from app.health import healthz
-from app.keys import CHAT, SETTINGS
+from app.keys import CHAT, SETTINGS, WEB_CONNECTOR
 from app.middlewares import dumps
 from app.staff import setup_staff_routes
-from bot.language import LANGUAGES
-from civic.errors import InvalidInput
+from app.webchat import setup_webchat_page
+from connectors.web import WebConnector
+from core.errors import InvalidInput
+from core.inputs import check_language, check_session, check_text
 
-MAX_SESSION_CHARS = 128
-
-
-def _language(body: dict[str, Any]) -> str | None:
-    """The optional ``language`` hint: the client's UI language, for a message that has none (a payload)."""
-    language = body.get("language")
-    if language is None:
-        return None
-    if language not in LANGUAGES:
-        raise InvalidInput(f"'language' must be one of {sorted(LANGUAGES)} when given")
-    return str(language)
-
-
-def _chat_request(body: Any, max_text_chars: int) -> tuple[str, str]:
-    """Validate a chat request body; the InvalidInput message tells the client which rule it broke."""
-    if not isinstance(body, dict):
-        raise InvalidInput('the body must be a JSON object: {"session": "...", "text": "..."}')
-    session = body.get("session")
-    if not isinstance(session, str) or not session.strip():
-        raise InvalidInput("'session' is missing: send a non-empty string that identifies the conversation")
-    if len(session) > MAX_SESSION_CHARS:
-        raise InvalidInput(f"'session' is longer than {MAX_SESSION_CHARS} characters")
-    text = body.get("text")
-    if not isinstance(text, str):
-        raise InvalidInput("'text' is missing: send the citizen's message as a string")
-    text = text.strip()
-    if not text:
-        raise InvalidInput("'text' is empty: send the citizen's message")
-    if len(text) > max_text_chars:
-        raise InvalidInput(
-            f"'text' is {len(text)} characters long; the limit is {max_text_chars}. Please shorten it."
-        )
-    return session.strip(), text
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def chat(request: web.Request) -> web.Response:
+    """``{"session", "text", "language"?}`` -> the reply (app.chat.Reply)."""
     raw = await request.read()
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"the body is not valid UTF-8 JSON ({exc})") from exc
-    session, text = _chat_request(body, request.app[SETTINGS].max_text_chars)
-    reply = await request.app[CHAT].handle(session, text, _language(body))
+    if not isinstance(body, dict):
+        raise InvalidInput('the body must be a JSON object: {"session": "...", "text": "..."}')
+    session = check_session(body.get("session"))
+    text = check_text(body.get("text"), request.app[SETTINGS].max_text_chars)
+    language = check_language(body.get("language"))
+    reply = await request.app[CHAT].handle(session, text, language)
     return web.json_response(reply.to_json(), dumps=dumps)
+
+
+def _bound(key: web.AppKey[WebConnector], method: str) -> Handler:
+    """A handler that calls ``method`` of the object the factory stored under ``key`` at start-up."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        target = request.app.get(key)
+        if target is None:
+            raise web.HTTPServiceUnavailable(reason="the channel is not open yet")
+        result: web.StreamResponse = await getattr(target, method)(request)
+        return result
+
+    return handler
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/chat", chat)
+    app.router.add_post("/webhook", webhook)
     setup_staff_routes(app)
+    setup_webchat_page(app)
+    for verb, path, method in WebConnector.ROUTES:
+        app.router.add_route(verb, path, _bound(WEB_CONNECTOR, method))

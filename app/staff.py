@@ -10,10 +10,14 @@ generated there on first use) as ``Authorization: Bearer <token>``; without it, 
   GET  /api/staff/handovers[?limit=N]      open hand-over tickets, newest first, with transcripts
   GET  /api/staff/handovers/{ticket}       one hand-over ticket (open or closed)
   POST /api/staff/release                  {"session": "..."} or {"ticket": "..."} -> the bot answers again
+  GET  /api/staff/tickets/{ticket}/contact the contact details the citizen gave in that conversation (phone,
+                                           ID number...), decrypted: kept apart from every transcript, where
+                                           they are masked (app/contacts.py)
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -22,11 +26,11 @@ from typing import Any
 
 from aiohttp import web
 
-from app.actions_endpoint import CONVERSATIONS
+from app.contacts import ContactVault
 from app.conversations import Conversations, Ticket
-from app.keys import SETTINGS
+from app.keys import CONTACTS, CONVERSATIONS, SETTINGS
 from app.middlewares import dumps, json_error
-from civic.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 MAX_LIMIT = 500
 MAX_ID_CHARS = 128
@@ -81,18 +85,34 @@ def _identifier(body: dict[str, Any], name: str) -> str | None:
 
 @staff_only
 async def list_handovers(request: web.Request) -> web.Response:
-    conversations = _conversations(request)
-    tickets = conversations.list_tickets(kind="handover", status="open", limit=_limit(request))
-    return web.json_response({"tickets": [ticket_json(t, conversations) for t in tickets]}, dumps=dumps)
+    conversations, limit = _conversations(request), _limit(request)
+
+    def read() -> list[dict[str, Any]]:
+        tickets = conversations.list_tickets(kind="handover", status="open", limit=limit)
+        return [ticket_json(t, conversations) for t in tickets]
+
+    return web.json_response({"tickets": await asyncio.to_thread(read)}, dumps=dumps)
 
 
 @staff_only
 async def get_handover(request: web.Request) -> web.Response:
     conversations = _conversations(request)
-    ticket = conversations.get_ticket(request.match_info["ticket"])
+    ticket = await asyncio.to_thread(conversations.get_ticket, request.match_info["ticket"])
     if ticket.kind != "handover":
         raise NotFound(f"no hand-over ticket {ticket.id!r}")
-    return web.json_response(ticket_json(ticket, conversations), dumps=dumps)
+    return web.json_response(await asyncio.to_thread(ticket_json, ticket, conversations), dumps=dumps)
+
+
+@staff_only
+async def ticket_contact(request: web.Request) -> web.Response:
+    conversations = _conversations(request)
+    vault: ContactVault | None = request.app.get(CONTACTS)
+    if vault is None:
+        raise web.HTTPServiceUnavailable(reason="the contact store is not open")
+    ticket = await asyncio.to_thread(conversations.get_ticket, request.match_info["ticket"])
+    contacts = await asyncio.to_thread(vault.contacts, ticket.session)
+    return web.json_response({"ticket": ticket.id, "session": ticket.session, "contacts": contacts},
+                             dumps=dumps, headers={"Cache-Control": "no-store"})
 
 
 @staff_only
@@ -107,17 +127,22 @@ async def release(request: web.Request) -> web.Response:
     if (session is None) == (ticket_id is None):
         raise InvalidInput("send exactly one of 'session' or 'ticket'")
     conversations = _conversations(request)
-    if ticket_id is not None:
-        ticket = conversations.get_ticket(ticket_id)
-        if ticket.kind != "handover":
-            raise NotFound(f"no hand-over ticket {ticket_id!r}")
-        session = ticket.session
-    assert session is not None
-    paused = conversations.paused_ticket(session)
-    if paused is None or (ticket_id is not None and paused != ticket_id):
-        raise NotFound(f"session {session!r} is not waiting for staff" if ticket_id is None
-                       else f"ticket {ticket_id!r} is not holding its session")
-    conversations.release(session)
+
+    def release_it(session: str | None) -> tuple[str, str]:
+        if ticket_id is not None:
+            ticket = conversations.get_ticket(ticket_id)
+            if ticket.kind != "handover":
+                raise NotFound(f"no hand-over ticket {ticket_id!r}")
+            session = ticket.session
+        assert session is not None
+        paused = conversations.paused_ticket(session)
+        if paused is None or (ticket_id is not None and paused != ticket_id):
+            raise NotFound(f"session {session!r} is not waiting for staff" if ticket_id is None
+                           else f"ticket {ticket_id!r} is not holding its session")
+        conversations.release(session)
+        return session, paused
+
+    session, paused = await asyncio.to_thread(release_it, session)
     return web.json_response({"session": session, "ticket": paused, "released": True}, dumps=dumps)
 
 
@@ -125,3 +150,4 @@ def setup_staff_routes(app: web.Application) -> None:
     app.router.add_get("/api/staff/handovers", list_handovers)
     app.router.add_get("/api/staff/handovers/{ticket}", get_handover)
     app.router.add_post("/api/staff/release", release)
+    app.router.add_get("/api/staff/tickets/{ticket}/contact", ticket_contact)

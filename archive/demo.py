@@ -9,7 +9,7 @@ from pathlib import Path
 
 from archive.importers import ImportReport, import_paths
 from archive.store import Archive
-from civic.errors import NotFound
+from core.errors import NotFound
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 # Guides first so policies and applications can refer to them; any other *.jsonl files follow by name.

@@ -31,7 +31,7 @@ from typing import Any
 import sqlite_utils
 
 from archive.models import TRANSITIONS, Application, DocType, Document, Status, StepEvent
-from civic.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 SCHEMA_VERSION = "1"
 _LIST_FIELDS = frozenset({"keywords", "materials", "steps"})

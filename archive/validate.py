@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from archive.models import Application, DocType, Document, Status, StepEvent
+from core.errors import InvalidInput
 
 # Reason codes, in the order the docs list them.
 MALFORMED = "malformed"  # a line that is not a JSON object, an unreadable row
@@ -45,7 +46,7 @@ _DATE_PATTERNS = (
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
-class RecordError(ValueError):
+class RecordError(InvalidInput, ValueError):
     """One record breaks a rule; ``reason`` is a stable code, the message says what is wrong."""
 
     def __init__(self, reason: str, message: str) -> None:

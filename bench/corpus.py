@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
 DEMO = REPO_ROOT / "archive" / "demo"

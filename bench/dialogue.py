@@ -42,7 +42,7 @@ import psutil
 from bench.dialogue_report import growth, percentile, render, summarise, write_report
 from bench.dialogue_workload import GREETING, GUIDE_QUESTION, Options, Phase, conversation_texts
 from bench.machine import describe, git
-from civic.config import REPO_ROOT, load_settings
+from core.settings import REPO_ROOT, load_settings
 
 
 # -- the two kinds of turn -----------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def trained_home(work: Path, log: Callable[[str], None]) -> Path:
     training data changed since the last bench, and never half-way through by someone's edit."""
     import shutil
 
-    from civic.serve import prepare_home
+    from civic.home import prepare_home
     from tests.engine_fixtures import snapshot_project
 
     base = work / "trained"

@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 
 
 def cpu_model() -> str:

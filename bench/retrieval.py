@@ -32,7 +32,7 @@ from bench.corpus import (
     queries,
     random_unit_vectors,
 )
-from civic.config import Settings
+from core.settings import Settings
 from retrieval.dense import DenseIndex
 from retrieval.embedder import SentenceEmbedder, load_embedder
 from retrieval.fitness import check

@@ -27,7 +27,7 @@ import psutil
 from archive.models import Document
 from archive.store import Archive
 from bench.corpus import DEMO, DISTRICTS, SHARED, queries
-from civic.config import load_settings
+from core.settings import load_settings
 
 MB = 1024 * 1024
 

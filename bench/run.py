@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import describe
-from civic.config import REPO_ROOT, Settings
+from core.settings import REPO_ROOT, Settings
 
 TIMEOUT = 1800  # seconds per child; a child that hangs must not hang `make bench`
 

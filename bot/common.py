@@ -59,11 +59,6 @@ def user_text(tracker: Tracker) -> str:
     return str(tracker.latest_message.get("text") or "")
 
 
-def is_payload(text: str) -> bool:
-    """A tapped button's payload (「/ask_guide{...}」) rather than words the citizen typed."""
-    return text.lstrip().startswith("/")
-
-
 def cite(citations: list[Citation]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     out = []

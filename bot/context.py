@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from archive.models import Application, DocType, Document, Status
 from nlu.names import aliases, names
+from retrieval.citations import replacement
 from retrieval.normalize import to_simplified
 from retrieval.types import Citation, Filters, Hit
 
@@ -34,12 +35,18 @@ class RetrieverAPI(Protocol):
 
 
 class ConversationsAPI(Protocol):
+    """What the actions need from app.conversations.Conversations (tickets, the curation log, status checks).
+    """
+
     def handover(self, session: str, text: str, transcript: list[dict[str, str]]) -> Any: ...
     def open_ticket(self, kind: str, session: str, text: str, transcript: Any = None) -> Any: ...
     def log(self, kind: str, session: str, text: str = "", detail: dict[str, Any] | None = None) -> None: ...
     def locked_for(self, session: str, app_no: str) -> float: ...
     def record_attempt(self, session: str, app_no: str, ok: bool) -> Any: ...
     def take_verification(self, session: str, app_no: str) -> bool: ...
+    def take_attempt(self, session: str, app_no: str) -> Any: ...
+    def expect_digits(self, session: str, app_no: str, owner: str) -> None: ...
+    def clear_pending(self, session: str) -> None: ...
     def carry_transcript(self, session: str, mark: str, transcript: list[dict[str, str]]) -> None: ...
     def carried_transcript(self, session: str, mark: str | None) -> list[dict[str, str]]: ...
 
@@ -145,8 +152,13 @@ class BotContext:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def names(self) -> NameIndex:
-        """The name index of published guides and of every policy's 文号, rebuilt when the archive changed."""
-        seq = self.archive.latest_change()  # per turn: max(seq) only, not the list of every change
+        """The name index of published guides and of every policy's 文号.
+
+        It follows the search index: rebuilt when the retriever has caught up with a change of the archive
+        (``Retriever.change_seq``), so a guide is found by its name exactly when search finds it too.  A
+        retriever without a change sequence (a test's fake) makes it follow the archive itself."""
+        seq_of = getattr(self.retriever, "change_seq", None)
+        seq = seq_of() if callable(seq_of) else self.archive.latest_change()
         with self._lock:
             if self._index is None or self._index.seq != seq:
                 self._index = NameIndex.build(self.archive.iter_documents(), seq)
@@ -170,16 +182,8 @@ class BotContext:
         return self.archive.find(doc_id) if doc_id else None
 
     def successor(self, doc: Document) -> Document | None:
-        """The end of the ``replaced_by`` chain of a document that is no longer in force."""
-        seen = {doc.id}
-        current = doc
-        while current.replaced_by and current.replaced_by not in seen:
-            nxt = self.archive.find(current.replaced_by)
-            if nxt is None:
-                break
-            seen.add(nxt.id)
-            current = nxt
-        return current if current is not doc else None
+        """The document that replaces one no longer in force (retrieval's one rule for it)."""
+        return replacement(self.archive, doc, self.today())
 
     def citation(self, doc: Document) -> Citation:
         return Citation.of(doc, self.today())

@@ -22,9 +22,9 @@ from bot.aspects import (
     is_follow_up,
     numbered,
 )
-from bot.common import cite, entity, entity_spans, is_payload, label, language, payload, user_text
+from bot.common import cite, entity, entity_spans, label, language, payload, user_text
 from bot.context import BotContext
-from bot.language import detect_language
+from core.inputs import detect_language, is_payload
 from nlu.names import names as service_names
 from retrieval.normalize import to_simplified
 from retrieval.types import Citation, Filters, Hit

@@ -8,8 +8,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.common import cite, intent_name, transcript, user_text
+from bot.common import intent_name, transcript, user_text
 from bot.context import BotContext
+from bot.search_answer import best_answer
 
 FAILED_RESPONSES = frozenset({"utter_fallback_unsure", "utter_default", "utter_guide_not_found"})
 
@@ -74,21 +75,20 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         text = user_text(tracker)
-        hits = self.ctx.retriever.search(text, None, top_k=3) if text.strip() else []
-        top = hits[0] if hits else None
-        if top is not None and top.score >= self.ctx.tuning.fallback_min_score and top.passages:
-            passage = top.passages[0]
-            citations = [top.citation] + ([top.superseded_by] if top.superseded_by else [])
+        found = best_answer(self.ctx.retriever, text)
+        if found is not None and found.score >= self.ctx.tuning.fallback_min_score:
             dispatcher.utter_message(
-                response="utter_fallback_answer", title=top.title, passage=passage.text[:300],
-                json_message={"card": {"type": top.doc_type.value, "id": top.doc_id, "title": top.title,
-                                       "field": passage.field}, "citations": cite(citations)},
+                response="utter_fallback_answer", title=found.title, passage=found.passage,
+                json_message={"card": found.card(), "citations": found.citations},
             )
+            note = found.not_current()
+            if note is not None:
+                dispatcher.utter_message(response=note[0], **note[1])
             self.ctx.conversations.log("fallback", tracker.sender_id, text,
-                                       {"answered": True, "doc_id": top.doc_id, "score": top.score})
+                                       {"answered": True, "doc_id": found.hit.doc_id, "score": found.score})
             return []
         self.ctx.conversations.log("fallback", tracker.sender_id, text,
-                                   {"answered": False, "score": top.score if top else None})
+                                   {"answered": False, "score": found.score if found else None})
         if previous_turn_failed(tracker):
             hand_over(self.ctx, dispatcher, tracker, "two_failed_turns")
             return []
@@ -140,6 +140,3 @@ class ActionRecordFeedback(Action):
                                    user_text(tracker), {"answer": answered or ""})
         dispatcher.utter_message(response="utter_feedback_good" if good else "utter_feedback_bad")
         return []
-
-
-

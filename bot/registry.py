@@ -7,15 +7,13 @@ from rasa_sdk import Action
 from bot.context import BotContext
 from bot.guide import ActionAnswerContact, ActionAnswerGuide
 from bot.handover import ActionFallback, ActionHandover, ActionRecordFeedback, ActionRecordTicket
-from bot.language import ActionDetectLanguage, TurnIntents
 from bot.policy import ActionAnswerPolicy
 from bot.session import ActionCompactSession
 from bot.status import ActionShowStatus, ValidateStatusForm
 
 
-def build_actions(ctx: BotContext, intents: TurnIntents | None = None) -> list[Action]:
+def build_actions(ctx: BotContext) -> list[Action]:
     return [
-        ActionDetectLanguage(intents),
         ActionAnswerGuide(ctx),
         ActionAnswerContact(ctx),
         ActionAnswerPolicy(ctx),

@@ -36,10 +36,13 @@ def text(domain: dict[str, Any], name: str, language: str | None, **values: Any)
 
 
 def load_domain(domain_path: Path) -> dict[str, Any]:
-    """Merge a domain file or a directory of domain files (only what ``pick`` needs: responses)."""
+    """Merge a domain file or a directory of domain files: the responses (what ``pick`` reads) and the
+    ``session_config`` (the session expiry the app's compaction follows)."""
     files = sorted(domain_path.glob("*.yml")) if domain_path.is_dir() else [domain_path]
     responses: dict[str, Any] = {}
+    session_config: dict[str, Any] = {}
     for path in files:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         responses.update(data.get("responses") or {})
-    return {"responses": responses}
+        session_config.update(data.get("session_config") or {})
+    return {"responses": responses, "session_config": session_config}

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from civic.commands import archive_cmds, retrieval_cmds, serve_cmds
-from civic.config import ConfigError, Settings, load_settings
-from civic.errors import CivicError
+from core.errors import CivicError
+from core.settings import Settings, load_settings
 
 
 class AppContext:
@@ -53,7 +53,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (CivicError, ConfigError) as exc:
+    except CivicError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     except click.exceptions.Exit as exc:

@@ -13,18 +13,20 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from archive.store import Archive
-from civic.config import REPO_ROOT, Settings
-from civic.errors import CivicError
-from nlu.generate import prepare_training
+from core import progress
+from core.errors import CivicError
+from core.settings import REPO_ROOT, Settings
+from nlu.generate import TrainingInputs, prepare_training
 
 STAMP_NAME = "fingerprint.json"
 KEEP_MODELS = 3
@@ -37,21 +39,6 @@ class TrainingFailed(CivicError):
 
 
 @dataclass
-class TrainingInputs:
-    """Mirrors nlu.generate.TrainingInputs: what ``rasa train`` reads."""
-
-    config: Path
-    domain: Path
-    data: list[Path] = field(default_factory=list)
-
-    def files(self) -> list[Path]:
-        out: list[Path] = []
-        for path in (self.config, self.domain, *self.data):
-            out.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
-        return out
-
-
-@dataclass
 class TrainResult:
     trained: bool
     model: Path
@@ -61,7 +48,7 @@ class TrainResult:
 
 def training_dir(settings: Settings) -> Path:
     """Where archive-generated training files (item names, synonyms, jieba dictionary) are written."""
-    return settings.home / "training"
+    return settings.paths.training_dir
 
 
 def prepare_inputs(settings: Settings, archive: Archive | None = None) -> TrainingInputs:
@@ -69,11 +56,9 @@ def prepare_inputs(settings: Settings, archive: Archive | None = None) -> Traini
     out = training_dir(settings)
     out.mkdir(parents=True, exist_ok=True)
     if archive is not None:
-        inputs = prepare_training(archive, settings.project_dir, out)
-    else:
-        with Archive(settings.paths.archive_db) as opened:
-            inputs = prepare_training(opened, settings.project_dir, out)
-    return TrainingInputs(Path(inputs.config), Path(inputs.domain), [Path(p) for p in inputs.data])
+        return prepare_training(archive, settings.project_dir, out)
+    with Archive(settings.paths.archive_db) as opened:
+        return prepare_training(opened, settings.project_dir, out)
 
 
 def engine_version(settings: Settings) -> str:
@@ -159,12 +144,59 @@ def _training_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _stream(proc: subprocess.Popen[bytes], log_path: Path, echo_raw: bool) -> None:
+# `rasa train` prints "Starting to train component 'TEDPolicy'" and tqdm bars "Epochs:  45%|...| 18/40 [...]"
+_COMPONENT = re.compile(rb"Starting to train component '([\w.]+)'")
+_EPOCH = re.compile(rb"Epochs:\s*\d*%?[^\r\n]*?(\d+)/(\d+)")
+PROGRESS_EVERY = 1.0  # seconds between writes of the progress file
+FIRST_TRAINING_S = 150.0  # what a first training is expected to take (bench/TRAINING.md) until one is timed
+
+
+class ProgressTracker:
+    """Reads ``rasa train``'s output as it streams and keeps ``<home>/training/progress.json`` current."""
+
+    def __init__(self, path: Path, reason: str, expected_s: float) -> None:
+        self.path = path
+        self.expected_s = expected_s
+        self.started = time.monotonic()
+        self.state = progress.TrainingProgress(started_at=time.time(), reason=reason, pid=os.getpid(),
+                                               eta_s=expected_s)
+        self._written = 0.0
+        self._tail = b""
+        self.write(force=True)
+
+    def feed(self, chunk: bytes) -> None:
+        text = self._tail + chunk
+        self._tail = text[-200:]
+        for match in _COMPONENT.finditer(text):
+            self.state.stage, self.state.epoch, self.state.epochs = match.group(1).decode(), 0, 0
+        epochs = list(_EPOCH.finditer(text))
+        if epochs:
+            self.state.epoch, self.state.epochs = int(epochs[-1].group(1)), int(epochs[-1].group(2))
+        self.write()
+
+    def write(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._written < PROGRESS_EVERY:
+            return
+        self._written = now
+        self.state.eta_s = max(0.0, self.expected_s - (now - self.started))
+        progress.write(self.path, self.state)
+
+    def finish(self, ok: bool, reason: str = "") -> None:
+        self.state.state = progress.DONE if ok else progress.FAILED
+        self.state.eta_s = 0.0 if ok else None
+        if reason:
+            self.state.reason = reason
+        self.write(force=True)
+
+
+def _stream(proc: subprocess.Popen[bytes], log_path: Path, echo_raw: bool, tracker: ProgressTracker) -> None:
     """Copy the child's output to the training log and, unchanged (progress bars too), to the console."""
     assert proc.stdout is not None
     with log_path.open("ab") as log:
         while chunk := os.read(proc.stdout.fileno(), 65536):
             log.write(chunk)
+            tracker.feed(chunk)
             if echo_raw:
                 sys.stdout.buffer.write(chunk)
                 sys.stdout.buffer.flush()
@@ -184,8 +216,12 @@ def train(
     archive: Archive | None = None,
     echo: Echo = print,
     stream: bool = True,
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> TrainResult:
-    """Train into ``<home>/models`` when the inputs changed (or ``force``); returns what was done."""
+    """Train into ``<home>/models`` when the inputs changed (or ``force``); returns what was done.
+
+    ``on_start`` receives the ``rasa train`` process (the supervisor keeps it, to stop it on Ctrl-C).
+    Progress goes to ``<home>/training/progress.json`` (core/progress.py) for the app and the console."""
     paths = settings.paths.ensure()
     with _training_lock(settings):
         inputs = prepare_inputs(settings, archive)
@@ -208,32 +244,42 @@ def train(
         with log_path.open("ab") as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         before = set(paths.models_dir.glob("*.tar.gz"))
+        expected = float(read_stamp(settings).get("seconds") or FIRST_TRAINING_S)
+        tracker = ProgressTracker(paths.training_progress, reason, expected)
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
                 cmd,
-                cwd=settings.home,
+                cwd=paths.root,
                 env=rasa_env(settings),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches the supervisor, which stops it
             )
         except OSError as exc:
+            tracker.finish(False, f"cannot run {settings.rasa_bin}")
             raise TrainingFailed(f"cannot run {settings.rasa_bin}: {exc}; run `make setup`") from exc
+        if on_start is not None:
+            on_start(proc)
         try:
-            _stream(proc, log_path, stream)
+            _stream(proc, log_path, stream, tracker)
             rc = proc.wait()
         except BaseException:
             proc.terminate()
             proc.wait(timeout=30)
+            tracker.finish(False, "interrupted")
             raise
         seconds = time.monotonic() - started
         new = sorted(set(paths.models_dir.glob("*.tar.gz")) - before, key=lambda p: p.stat().st_mtime)
         if rc != 0 or not new:
+            tracker.finish(False, f"rasa train exited with {rc}; see {log_path}")
             raise TrainingFailed(f"rasa train failed (exit {rc}); see {log_path}")
         model = new[-1]
-        stamp = {"fingerprint": fp, "model": model.name, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        stamp = {"fingerprint": fp, "model": model.name, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                 "seconds": round(seconds, 1)}
         (paths.models_dir / STAMP_NAME).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
         _prune(paths.models_dir, model)
+        tracker.finish(True)
         echo(f"Trained {model.name} in {seconds:.1f} s")
         return TrainResult(True, model, reason, seconds)

@@ -4,32 +4,32 @@ A channel turns its native event into an :class:`Inbound` (who, what, idempotenc
 :meth:`Connector.receive`, and gets an :class:`Outbound` back: the dialogue's messages already shaped
 for what the channel can show (:class:`Capabilities`).  The base class owns what every channel needs the
 same way: the session identity (``"<channel>:<user>"``), input rules, exactly-once handling of re-delivered
-messages, and the history record.  A subclass adds only its transport (``setup``) and, if it must, its own
-rendering of buttons and cards.
+messages, and the history record.  A subclass adds only its transport — the handler methods named in its
+``ROUTES``, which the app registers and binds to the connector it built — and, if it must, its own rendering
+of buttons and cards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from aiohttp import web
+from connectors.history import History
+from core.inputs import channel_session, check_key, check_label, check_language, check_text
 
-from app.history import History
-from civic.errors import InvalidInput
-
-_USER_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+__all__ = ["Capabilities", "ChatHandler", "Connector", "Inbound", "Outbound", "as_plain_text", "session_id"]
 
 
 class ChatHandler(Protocol):
     """What a connector needs from the dialogue: ``app.chat.ChatService`` implements it."""
 
-    async def handle(self, session: str, text: str, language: str | None = None) -> Any: ...
+    async def handle(
+        self, session: str, text: str, language: str | None = None, channel: str = "api",
+        capabilities: dict[str, Any] | None = None,
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -77,17 +77,7 @@ class Outbound:
         }
 
 
-def session_id(channel: str, user: str) -> str:
-    """The dialogue session for a citizen on a channel; the same id across transports of that channel."""
-    if not _USER_ID.match(user):
-        raise InvalidInput("the session id must be 1-64 letters, digits or _.@-")
-    return f"{channel}:{user}"
-
-
-def check_key(key: str) -> str:
-    if key and not _KEY.match(key):
-        raise InvalidInput("the idempotency key must be 8-64 letters, digits, _ or -")
-    return key
+session_id = channel_session  # the dialogue session of a citizen on a channel (core/inputs.py)
 
 
 def as_plain_text(message: dict[str, Any], labels: Callable[[str], str] | None = None) -> str:
@@ -120,28 +110,22 @@ class Connector(ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    # the channel's transport: (HTTP method, path, name of the handler method), registered by the app
+    ROUTES: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
     def __init__(self, chat: ChatHandler, history: History | None = None, max_text_chars: int = 500) -> None:
+        """Built whole: the dialogue, the history store (None for a channel that keeps none) and the limit."""
         self.chat = chat
         self.history = history
         self.max_text_chars = max_text_chars
         self._inflight: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
-    @abstractmethod
-    def setup(self, app: web.Application) -> None:
-        """Register the channel's transport (routes, webhooks, background tasks) on the app."""
-
     def validate(self, inbound: Inbound) -> None:
-        text = inbound.text.strip()
-        if not text:
-            raise InvalidInput("the message is empty")
-        if len(inbound.text) > self.max_text_chars:
-            raise InvalidInput(f"the message is longer than {self.max_text_chars} characters")
+        """The input rules of core/inputs.py; raises a named InvalidInput."""
+        check_text(inbound.text, self.max_text_chars, "message")
         check_key(inbound.key)
-        if len(inbound.label) > 200:
-            raise InvalidInput("the label is longer than 200 characters")
-        if inbound.language not in ("", "zh", "en"):
-            raise InvalidInput("the language must be 'zh' or 'en'")
+        check_label(inbound.label)
+        check_language(inbound.language or None)
 
     async def receive(self, inbound: Inbound) -> Outbound:
         """Run one turn; a key seen before returns the stored answer instead of running the dialogue again."""
@@ -155,12 +139,14 @@ class Connector(ABC):
         self._inflight[slot] = (lock, users + 1)
         try:
             async with lock:  # a re-delivery racing the first delivery waits for its answer
-                turn = self.history.find(session, inbound.key)
+                history = self.history
+                turn = await asyncio.to_thread(history.find, session, inbound.key)
                 if turn is not None and turn.reply is not None:
                     return self._outbound(session, inbound.key, turn.reply, duplicate=True)
-                self.history.begin(session, inbound.key, inbound.text, inbound.label, self.name)
+                await asyncio.to_thread(history.begin, session, inbound.key, inbound.text, inbound.label,
+                                        self.name)
                 reply = await self._turn(session, inbound.text, inbound.language)
-                self.history.finish(session, inbound.key, reply)
+                await asyncio.to_thread(history.finish, session, inbound.key, reply)
                 return self._outbound(session, inbound.key, reply)
         finally:
             lock, users = self._inflight[slot]
@@ -170,7 +156,8 @@ class Connector(ABC):
                 self._inflight[slot] = (lock, users - 1)
 
     async def _turn(self, session: str, text: str, language: str = "") -> dict[str, Any]:
-        reply = await self.chat.handle(session, text, language or None)
+        reply = await self.chat.handle(session, text, language or None, self.name,
+                                       asdict(self.capabilities))
         data: dict[str, Any] = reply.to_json() if hasattr(reply, "to_json") else dict(reply)
         return data
 

@@ -1,23 +1,24 @@
-"""The web chat channel: a WebSocket (/ws) and, when WebSockets fail, POST /api/chat.
+"""The web chat channel: a WebSocket (/ws) and, when WebSockets fail, POST /api/webchat/message.
 
 Wire protocol on /ws?session=<id> (JSON text frames):
   browser → server  {"type": "message", "key": <idempotency key>, "text": ..., "label": <shown text>,
                      "lang": <the UI language, "zh" | "en">}
                     {"type": "ping"}
   server → browser  {"type": "ack", "key"}                      the message arrived; the assistant is working
-                    {"type": "reply", "key", "duplicate", "reply": {session, messages, intent, handoff}}
+                    {"type": "reply", "key", "duplicate", "reply": {session, messages, intent, handoff, mode}}
                     {"type": "error", "key", "code", "retry_after"?}   code: rate_limited | too_long | empty |
                                                                        bad_request | unavailable | internal
                     {"type": "pong"}
-The HTTP fallback is POST /api/chat with an ``Idempotency-Key`` header and
-``{"session": "web:<id>", "text", "label", "lang"}``: requests carrying that header are the web chat's and
-go through this connector (the same idempotency, history and limits as the socket); other /api/chat
-clients are left to the API route.
+The HTTP fallback is POST /api/webchat/message with an ``Idempotency-Key`` header and
+``{"session": "web:<id>", "text", "label", "lang"}``: the same idempotency, history and limits as the socket.
 History: GET /api/webchat/history?session=<id>.  Feedback: POST /api/webchat/feedback {session, key, value}.
+
+The app registers :data:`ROUTES` and binds each to the connector it built (``app/routes.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import weakref
@@ -26,50 +27,46 @@ from typing import Any, ClassVar
 
 from aiohttp import WSMsgType, web
 
-from app.history import FEEDBACK_VALUES, Turn
-from app.ratelimit import RateLimiter
-from civic.errors import EngineUnavailable, InvalidInput
-from connectors.base import Capabilities, Connector, Inbound, Outbound, check_key, session_id
+from connectors.base import Capabilities, ChatHandler, Connector, Inbound, Outbound
+from connectors.history import FEEDBACK_VALUES, History, Turn
+from connectors.ratelimit import RateLimiter
+from core.errors import EngineUnavailable, InvalidInput
+from core.inputs import EmptyText, TextTooLong, channel_session, check_key
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "web"
 MAX_SOCKETS_PER_IP = 20
 MAX_FRAME_BYTES = 16 * 1024
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-FeedbackHook = Callable[[web.Application, Turn, str], None]
+FeedbackHook = Callable[[Turn, str], Awaitable[None]]
 
 
 class WebConnector(Connector):
     name: ClassVar[str] = CHANNEL
     capabilities: ClassVar[Capabilities] = Capabilities(buttons=True, cards=True, citations=True)
+    # (method, path, handler method): registered by the app
+    ROUTES: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("GET", "/ws", "socket"),
+        ("POST", "/api/webchat/message", "http_message"),
+        ("GET", "/api/webchat/history", "history_view"),
+        ("POST", "/api/webchat/feedback", "feedback_view"),
+    )
 
-    def __init__(self, *args: Any, limiter: RateLimiter | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, chat: ChatHandler, history: History | None = None, max_text_chars: int = 500, *,
+        limiter: RateLimiter | None = None, on_feedback: FeedbackHook | None = None,
+    ) -> None:
+        super().__init__(chat, history, max_text_chars)
         self.limiter = limiter or RateLimiter()
+        self.on_feedback = on_feedback  # told of each thumbs (the curation log), after it is stored
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self.sockets_per_ip: dict[str, int] = {}
-        self.feedback_hooks: list[FeedbackHook] = []  # also told of each thumbs (the curation log)
-
-    def setup(self, app: web.Application) -> None:
-        app.router.add_get("/ws", self.socket)
-        app.router.add_get("/api/webchat/history", self.history_view)
-        app.router.add_post("/api/webchat/feedback", self.feedback_view)
-        app.middlewares.append(self.http_fallback)
-        app.on_shutdown.append(self._close_sockets)
 
     # -- shared by both transports ------------------------------------------------------------------
-    def _error_code(self, text: str) -> str | None:
-        if not text.strip():
-            return "empty"
-        if len(text) > self.max_text_chars:
-            return "too_long"
-        return None
-
-    def _answered(self, user: str, key: str) -> bool:
+    async def _answered(self, user: str, key: str) -> bool:
         if self.history is None:
             return False
-        turn = self.history.find(session_id(CHANNEL, user), key)
+        turn = await asyncio.to_thread(self.history.find, channel_session(CHANNEL, user), key)
         return turn is not None and turn.reply is not None
 
     async def turn(
@@ -78,21 +75,27 @@ class WebConnector(Connector):
         """One web turn: an Outbound, or an error dict {"code", "retry_after"?} to show politely."""
         try:
             check_key(key)
-            session_id(CHANNEL, user)
+            channel_session(CHANNEL, user)
         except InvalidInput:
             return {"code": "bad_request"}
         if not key:
             return {"code": "bad_request"}
-        code = self._error_code(text)
-        if code:
-            return {"code": code, "max_chars": self.max_text_chars}
-        if not self._answered(user, key):  # a re-sent message costs nothing: its answer is stored
-            wait = self.limiter.check(session_id(CHANNEL, user), ip)
+        language = lang if lang in ("zh", "en") else ""  # an unknown UI language is no hint
+        inbound = Inbound(CHANNEL, user, text, key, label[:200], language)
+        try:
+            self.validate(inbound)
+        except EmptyText:
+            return {"code": "empty", "max_chars": self.max_text_chars}
+        except TextTooLong:
+            return {"code": "too_long", "max_chars": self.max_text_chars}
+        except InvalidInput:
+            return {"code": "bad_request"}
+        if not await self._answered(user, key):  # a re-sent message costs nothing: its answer is stored
+            wait = self.limiter.check(channel_session(CHANNEL, user), ip)
             if wait:
                 return {"code": "rate_limited", "retry_after": wait}
         try:
-            language = lang if lang in ("zh", "en") else ""  # an unknown UI language is no hint
-            return await self.receive(Inbound(CHANNEL, user, text, key, label[:200], language))
+            return await self.receive(inbound)
         except EngineUnavailable:
             return {"code": "unavailable"}
         except InvalidInput:
@@ -105,7 +108,7 @@ class WebConnector(Connector):
     async def socket(self, request: web.Request) -> web.StreamResponse:
         user = request.query.get("session", "")
         try:
-            session_id(CHANNEL, user)
+            channel_session(CHANNEL, user)
         except InvalidInput as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
         ip = request.remote or "?"
@@ -155,16 +158,14 @@ class WebConnector(Connector):
         else:
             await ws.send_json({"type": "error", "key": key, **result})
 
-    async def _close_sockets(self, app: web.Application) -> None:
+    async def close(self) -> None:
+        """Close the open sockets (at shut-down): the browsers reconnect to whichever app comes up."""
         for ws in list(self.sockets):
             await ws.close(code=1001, message=b"server shutting down")
 
     # -- HTTP fallback -----------------------------------------------------------------------------
-    @web.middleware
-    async def http_fallback(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        web_chat = "Idempotency-Key" in request.headers
-        if not (web_chat and request.method == "POST" and request.path == "/api/chat"):
-            return await handler(request)
+    async def http_message(self, request: web.Request) -> web.Response:
+        key = request.headers.get("Idempotency-Key", "")
         try:
             body = await request.json()
             if not isinstance(body, dict):
@@ -174,7 +175,6 @@ class WebConnector(Connector):
         session = str(body.get("session") or "")
         if not session.startswith(CHANNEL + ":"):
             return web.json_response({"error": "web chat sessions look like 'web:<id>'"}, status=400)
-        key = request.headers["Idempotency-Key"]
         result = await self.turn(
             session[len(CHANNEL) + 1 :],
             request.remote or "?",
@@ -187,17 +187,17 @@ class WebConnector(Connector):
             return web.json_response({**result.to_json(), "key": key, "duplicate": result.duplicate})
         status = {"rate_limited": 429, "unavailable": 503, "internal": 500}.get(result["code"], 400)
         headers = {"Retry-After": str(int(result["retry_after"]))} if "retry_after" in result else None
-        body = {"error": result["code"], "key": key, **result}
-        return web.json_response(body, status=status, headers=headers)
+        return web.json_response({"error": result["code"], "key": key, **result}, status=status,
+                                 headers=headers)
 
     # -- history and feedback ----------------------------------------------------------------------
     async def history_view(self, request: web.Request) -> web.Response:
         user = request.query.get("session", "")
         try:
-            session = session_id(CHANNEL, user)
+            session = channel_session(CHANNEL, user)
         except InvalidInput as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
-        turns = self.history.recent(session) if self.history else []
+        turns = await asyncio.to_thread(self.history.recent, session) if self.history else []
         return web.json_response(
             {"session": session, "turns": [t.to_json() for t in turns]}, headers={"Cache-Control": "no-store"}
         )
@@ -206,7 +206,7 @@ class WebConnector(Connector):
         try:
             body = await request.json()
             user, key, value = (str(body.get(k) or "") for k in ("session", "key", "value"))
-            session = session_id(CHANNEL, user)
+            session = channel_session(CHANNEL, user)
             check_key(key)
         except (ValueError, AttributeError, InvalidInput) as exc:
             raise web.HTTPBadRequest(text=f"bad feedback: {exc}") from exc
@@ -215,13 +215,13 @@ class WebConnector(Connector):
         wait = self.limiter.ips.take(request.remote or "?")
         if wait:
             raise web.HTTPTooManyRequests(headers={"Retry-After": str(int(wait) + 1)})
-        if self.history is None or not self.history.set_feedback(session, key, value):
+        history = self.history
+        if history is None or not await asyncio.to_thread(history.set_feedback, session, key, value):
             raise web.HTTPNotFound(text="no answered message with that key in this session")
-        turn = self.history.find(session, key)
-        for hook in self.feedback_hooks:
-            if turn is not None:
-                try:
-                    hook(request.app, turn, value)
-                except Exception:
-                    log.exception("a feedback hook failed; the feedback itself is stored")
+        turn = await asyncio.to_thread(history.find, session, key)
+        if turn is not None and self.on_feedback is not None:
+            try:
+                await self.on_feedback(turn, value)
+            except Exception:
+                log.exception("the feedback hook failed; the feedback itself is stored")
         return web.json_response({"ok": True, "key": key, "value": value})

@@ -13,7 +13,7 @@ import yaml
 
 from archive.demo import seed_demo
 from archive.store import Archive
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from nlu.generate import prepare_training
 
 _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")

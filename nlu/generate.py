@@ -99,9 +99,18 @@ class DocumentSource(Protocol):
 
 @dataclass(frozen=True)
 class TrainingInputs:
+    """What ``rasa train`` reads: the config, the domain (a file or a directory) and the data paths."""
+
     config: Path
     domain: Path
     data: list[Path]
+
+    def files(self) -> list[Path]:
+        """Every file of the inputs, in a stable order (what the training fingerprint hashes)."""
+        out: list[Path] = []
+        for path in (self.config, self.domain, *self.data):
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+        return out
 
 
 def _entity(text: str, entity: str, value: str | None = None) -> str:

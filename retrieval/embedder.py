@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from civic.errors import CivicError
+from core.errors import CivicError
 
 PACKAGED_PREFIX = "packaged:"
 # Known packagings of a model on PyPI, tried in order (module names, not distribution names).

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from civic.config import Settings
-from civic.errors import InvalidInput
+from core.errors import InvalidInput
+from core.settings import Settings
 
 KEYS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "latency_ms_p50", "latency_ms_p95",
         "n_queries")
@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``python -m retrieval.evaluate --docs D --qrels Q [--grid k1=0.6,0.8 expand_alpha=0.5,0.9 ...]``"""
     import argparse
 
-    from civic.config import load_settings
+    from core.settings import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m retrieval.evaluate", description=main.__doc__)
     parser.add_argument("--docs", type=Path, required=True)

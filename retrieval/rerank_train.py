@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from civic.config import Settings
+from core.settings import Settings
 from retrieval.evaluate import load_qrels, metrics, open_throwaway
 from retrieval.rerank import FEATURES, MODEL_FILE, RerankModel
 
@@ -163,7 +163,7 @@ def dev_data(settings: Settings, docs: Path, qrels: Sequence[tuple[str, set[str]
 def main(argv: Sequence[str] | None = None) -> None:
     import argparse
 
-    from civic.config import load_settings
+    from core.settings import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m retrieval.rerank_train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from archive.models import DocType, Document, Status
-from civic.config import Settings
+from core.settings import Settings
 from retrieval import passages as passages_mod
 from retrieval.citations import superseded_citation
 from retrieval.lexical import LexicalIndex, LexicalParams
@@ -317,6 +317,19 @@ class Retriever:
                 self._save(tx, passages, lexical, dense, weights, None)
             self._state = _State(passages, lexical, dense, state.fitness, weights, latest, state.generation)
         return len(changed)
+
+    def change_seq(self) -> int:
+        """The archive change sequence the index reflects (-1 before it is loaded)."""
+        state = self._state
+        return state.change_seq if state is not None else -1
+
+    def catch_up(self) -> int:
+        """The live index: apply the archive's changes if there are any (one cheap ``max(seq)`` query when
+        there are none); returns the number of documents updated.  The app calls it in the background."""
+        state = self._state
+        if state is None or self.archive.latest_change() == state.change_seq:
+            return 0
+        return self.refresh()
 
     # searching -----------------------------------------------------------------------------------------
     def _dense_candidates(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from civic.config import REPO_ROOT, Settings, load_settings
+from core.settings import REPO_ROOT, Settings, load_settings
 
 # engine fixtures (a trained model, a running stack) live in their own module
 pytest_plugins = ["tests.engine_fixtures"]

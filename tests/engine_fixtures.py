@@ -30,7 +30,7 @@ from typing import Any
 import psutil
 import pytest
 
-from civic.config import REPO_ROOT, Settings, load_settings
+from core.settings import REPO_ROOT, Settings, load_settings
 
 START_TIMEOUT = 420.0  # a cold stack on a busy 2-core machine: Rasa loads TensorFlow and the model
 STOP_TIMEOUT = 60.0
@@ -63,7 +63,7 @@ def snapshot_project(src: Path, dst: Path) -> Path:
 
 
 def free_port() -> int:
-    from civic.serve import free_port as pick
+    from civic.supervisor import free_port as pick
 
     return pick()
 
@@ -194,7 +194,7 @@ def _require_engine() -> None:
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home with the demo corpus, the retrieval index and a trained model (built once per session)."""
     _require_engine()
-    from civic.serve import prepare_home
+    from civic.home import prepare_home
 
     # CIVIC_TEST_TRAINED_HOME=DIR keeps the trained home between sessions (iterating on engine tests):
     # built there the first time, brought up to date (usually a no-op) afterwards

@@ -1,7 +1,7 @@
 /* Civic web chat. Plain JS, no framework, no CDN.
  * Safety rule: text from the citizen, the assistant or a document is only ever set with textContent or
  * as an attribute value; links pass safeUrl (http/https only). innerHTML is never used.
- * Transport: WebSocket /ws, falling back to POST /api/chat (Idempotency-Key) when sockets fail.
+ * Transport: WebSocket /ws, falling back to POST /api/webchat/message (Idempotency-Key) when sockets fail.
  * Every message goes through an outbox in localStorage keyed by an idempotency key and leaves it only
  * when its reply has arrived, so a message typed offline is sent on reconnect exactly once.
  */
@@ -228,7 +228,7 @@
     updateTyping();
   }
 
-  /* ---- transport: WebSocket first, POST /api/chat as fallback ---- */
+  /* ---- transport: WebSocket first, POST /api/webchat/message as fallback ---- */
   function connect() {
     window.clearTimeout(S.timer);
     if (S.ws || !navigator.onLine) { if (!navigator.onLine) { setConn("offline"); } return; }
@@ -270,7 +270,7 @@
     S.timer = window.setTimeout(function () { S.wsFailures = 0; connect(); }, 30000);
   }
   function postChat(item) {
-    window.fetch("/api/chat", {
+    window.fetch("/api/webchat/message", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Idempotency-Key": item.key },
       body: JSON.stringify({ session: "web:" + sid, text: item.text, label: item.label, lang: item.lang || S.lang })

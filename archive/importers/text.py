@@ -6,12 +6,14 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
+from core.errors import InvalidInput
+
 # GBK and GB2312 are subsets of GB18030: decode with the superset so rare characters survive.
 _SUPERSETS = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "hz": "gb18030"}
 
 
-class UnreadableFile(ValueError):
-    """The file cannot be decoded or parsed as a whole."""
+class UnreadableFile(InvalidInput, ValueError):
+    """The file cannot be decoded or parsed as a whole (a ValueError too, for parsers that raise those)."""
 
 
 def decode(data: bytes) -> tuple[str, str]:

@@ -13,7 +13,7 @@ import click
 from archive.importers import FORMATS, import_paths
 from archive.models import DocType, Document, Status
 from archive.store import Archive
-from civic.errors import InvalidInput
+from core.errors import InvalidInput
 
 
 def _open(ctx: click.Context) -> Archive:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
-from civic import serve as serving
+from civic import supervisor as serving
 from civic import train as training
-from civic.config import Settings
+from civic.home import prepare_home
+from core.pii import install_log_masking
+from core.settings import Settings
 
 
 def _settings(ctx: click.Context, **overrides: object) -> Settings:
@@ -36,10 +36,13 @@ def serve(
 
 @click.command()
 @click.option("--force", is_flag=True, help="Train even when the training data did not change.")
+@click.option("--no-demo", is_flag=True, help="Do not seed the demo corpus into an empty archive.")
 @click.pass_context
-def train(ctx: click.Context, force: bool) -> None:
+def train(ctx: click.Context, force: bool, no_demo: bool) -> None:
     """Train the Rasa model into <home>/models when its training data changed."""
-    result = training.train(_settings(ctx), force=force, echo=_echo)
+    settings = _settings(ctx)
+    prepare_home(settings, demo=not no_demo, echo=_echo)  # the archive the generated examples come from
+    result = training.train(settings, force=force, echo=_echo)
     if not result.trained:
         click.echo(f"{result.model.name}: {result.reason} (use --force to retrain)")
 
@@ -56,7 +59,7 @@ def app_worker(ctx: click.Context, host: str | None, port: int | None) -> None:
     from app.middlewares import QuietAccessLogger
 
     settings = _settings(ctx, host=host, port=port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()  # no personal data in the app's log (core/pii.py)
     web.run_app(
         create_app(settings),
         host=settings.host,

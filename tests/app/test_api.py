@@ -9,43 +9,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from app.engine_client import EngineHealth
 from app.factory import create_app
-from civic.config import Settings
-from civic.errors import EngineUnavailable
+from core.settings import Settings
+from tests.app.fakes import FakeEngine, FakeRetriever
 
 AiohttpClient = Any
-
-
-class FakeEngine:
-    """Echoes the text back as the engine's reply; ``up`` switches reachability."""
-
-    def __init__(self, up: bool = True) -> None:
-        self.up = up
-        self.turns: list[tuple[str, str]] = []
-        self.closed = False
-
-    async def send(self, session: str, text: str) -> list[dict[str, Any]]:
-        if not self.up:
-            raise EngineUnavailable("engine at http://127.0.0.1:1 not answering: connection refused")
-        self.turns.append((session, text))
-        return [{"recipient_id": session, "text": f"echo:{text}"}]
-
-    async def health(self) -> EngineHealth:
-        if not self.up:
-            return EngineHealth(reachable=False, error="connection refused")
-        return EngineHealth(reachable=True, model="20260101-000000-test.tar.gz")
-
-    async def close(self) -> None:
-        self.closed = True
-
-
-class FakeRetriever:
-    def __init__(self) -> None:
-        self.warmed = False
-
-    def warm_up(self) -> None:
-        self.warmed = True
 
 
 @pytest.fixture
@@ -104,13 +72,15 @@ async def test_chat_rejects_non_json(client: TestClient, raw: bytes) -> None:
     assert "not valid UTF-8 JSON" in (await resp.json())["error"]
 
 
-async def test_chat_engine_down_is_503(client: TestClient, engine: FakeEngine) -> None:
+async def test_chat_with_the_engine_down_answers_from_search(client: TestClient, engine: FakeEngine) -> None:
     engine.up = False
     resp = await client.post("/api/chat", json={"session": "s1", "text": "你好"})
-    assert resp.status == 503
+    assert resp.status == 200
     body = await resp.json()
-    assert body["type"] == "EngineUnavailable"
-    assert "not answering" in body["error"]
+    assert body["mode"] == "search"
+    assert "智能对话正在启动" in body["messages"][0]["text"]  # nothing found, plainly marked, buttons offered
+    assert [b["payload"] for b in body["messages"][0]["buttons"]] == ["/ask_status", "/request_human"]
+    assert engine.turns == []
 
 
 async def test_api_errors_from_aiohttp_are_json(client: TestClient) -> None:
@@ -123,13 +93,10 @@ async def test_healthz_ok_when_everything_is_up(client: TestClient) -> None:
     resp = await client.get("/healthz")
     body = await resp.json()
     assert resp.status == 200, body
-    assert body["status"] == "ok"
-    assert body["engine"] == {
-        "reachable": True,
-        "model": "20260101-000000-test.tar.gz",
-        "error": "",
-        "healthy": True,
-    }
+    assert body["status"] == "ok" and body["mode"] == "dialogue" and body["answering"] is True
+    engine = body["engine"]
+    assert (engine["state"], engine["healthy"]) == ("up", True)
+    assert engine["model"] == "20260101-000000-test.tar.gz"
     assert body["archive"]["ok"] is True
     assert body["archive"]["info"]["documents"]["total"] == 0
     assert body["index"]["ok"] is True
@@ -143,7 +110,9 @@ async def test_healthz_503_when_engine_down(client: TestClient, engine: FakeEngi
     assert body["status"] == "degraded"
     assert body["engine"]["reachable"] is False
     assert body["engine"]["healthy"] is False
+    assert body["engine"]["state"] == "down"
     assert body["app"]["ok"] is True
+    assert body["answering"] is True and body["mode"] == "search"
 
 
 async def test_healthz_503_when_index_failed(aiohttp_client: AiohttpClient, settings: Settings) -> None:
@@ -163,7 +132,7 @@ async def test_unexpected_error_is_logged_500(
     aiohttp_client: AiohttpClient, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Exploding(FakeEngine):
-        async def send(self, session: str, text: str) -> list[dict[str, Any]]:
+        async def send(self, session: str, text: str, metadata: Any = None, intent: Any = None) -> Any:
             raise RuntimeError("boom")
 
     client = await aiohttp_client(create_app(settings, engine=Exploding(), retriever=FakeRetriever()))

@@ -10,9 +10,12 @@ import pytest
 from aiohttp import web
 
 from app.engine_client import RasaClient
-from civic.errors import EngineUnavailable
+from core.errors import EngineUnavailable
 
 AiohttpServer = Any
+
+
+seen: list[dict[str, Any]] = []
 
 
 def fake_rasa(token: str = "t0k") -> web.Application:
@@ -22,7 +25,13 @@ def fake_rasa(token: str = "t0k") -> web.Application:
             await asyncio.sleep(2)
         if body["message"] == "broken":
             return web.Response(text="<html>oops</html>", status=500)
-        return web.json_response([{"recipient_id": body["sender"], "text": "回" + body["message"]}])
+        if body["message"] == "rest-shaped":  # the REST channel's answer is not a turn
+            return web.json_response([{"recipient_id": body["sender"], "text": "hi"}])
+        seen.append(body)
+        return web.json_response({
+            "messages": [{"recipient_id": body["sender"], "text": "回" + body["message"]}],
+            "intent": {"name": body.get("intent") or "greet", "confidence": 0.87654},
+            "events": 12, "form": {"name": "status_form", "requested_slot": "phone_last4"}})
 
     def authorised(request: web.Request) -> None:
         if request.query.get("token") != token:
@@ -38,7 +47,7 @@ def fake_rasa(token: str = "t0k") -> web.Application:
         return web.json_response({"text": text, "intent": {"name": "greet", "confidence": 0.9}})
 
     app = web.Application()
-    app.router.add_post("/webhooks/rest/webhook", webhook)
+    app.router.add_post("/webhooks/civic/webhook", webhook)
     app.router.add_get("/status", status)
     app.router.add_post("/model/parse", parse)
     return app
@@ -47,7 +56,13 @@ def fake_rasa(token: str = "t0k") -> web.Application:
 async def test_send_parse_and_health(aiohttp_server: AiohttpServer) -> None:
     server = await aiohttp_server(fake_rasa())
     async with RasaClient(str(server.make_url("/")), "t0k", timeout=5) as engine:
-        assert await engine.send("s1", "你好") == [{"recipient_id": "s1", "text": "回你好"}]
+        turn = await engine.send("s1", "你好", {"language": "en", "channel": "web"})
+        assert turn.messages == [{"recipient_id": "s1", "text": "回你好"}]
+        assert (turn.intent, turn.events) == ({"name": "greet", "confidence": 0.87654}, 12)
+        assert (turn.form, turn.requested_slot) == ("status_form", "phone_last4")
+        assert seen[-1]["metadata"] == {"language": "en", "channel": "web"} and "intent" not in seen[-1]
+        stand_in = await engine.send("s1", "****", {}, "inform")
+        assert seen[-1]["intent"] == "inform" and stand_in.intent["name"] == "inform"
         assert (await engine.parse("你好"))["intent"]["name"] == "greet"
         health = await engine.health()
         assert health.healthy and health.model == "m.tar.gz"
@@ -69,6 +84,8 @@ async def test_engine_errors_and_timeouts_raise(aiohttp_server: AiohttpServer) -
             await engine.send("s1", "broken")
         with pytest.raises(EngineUnavailable, match="not answering"):
             await engine.send("s1", "slow")
+        with pytest.raises(EngineUnavailable, match="not a turn"):
+            await engine.send("s1", "rest-shaped")
 
 
 async def test_nobody_listening(unused_tcp_port: int) -> None:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from civic.config import load_settings
+from core.settings import load_settings
 from tests.app.test_staff_engine import staff
 from tests.engine_fixtures import Stack
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from app.actions_endpoint import CONVERSATIONS
 from app.conversations import Conversations
 from app.factory import create_app
-from civic.config import Settings, load_settings
-from tests.app.test_api import FakeEngine, FakeRetriever
+from app.keys import CONVERSATIONS
+from core.settings import Settings, load_settings
+from tests.app.fakes import FakeEngine, FakeRetriever
 
 AiohttpClient = Any
 
@@ -54,6 +54,7 @@ async def test_every_staff_route_needs_the_token(client: TestClient, headers: di
     conversations(client).handover("web:abc", "转人工", [])
     for method, path, body in [("GET", "/api/staff/handovers", None),
                                ("GET", "/api/staff/handovers/H000", None),
+                               ("GET", "/api/staff/tickets/H000/contact", None),
                                ("POST", "/api/staff/release", {"session": "web:abc"})]:
         resp = await client.request(method, path, json=body, headers=headers)
         assert resp.status == 401, (method, path)
@@ -154,3 +155,23 @@ async def test_release_rejects_bad_input_and_unknown_sessions(
                              headers={**auth(settings), "Content-Type": "application/json"})
     assert resp.status == status
     assert (await resp.json())["error"]
+
+
+async def test_a_contact_given_in_a_complaint_is_kept_apart_encrypted_and_shown_to_staff(
+    aiohttp_client: AiohttpClient, settings: Settings, home: Any
+) -> None:
+    """The message reaches the engine, the tickets and app.db masked; staff get the numbers back."""
+    engine = FakeEngine()
+    client = await aiohttp_client(create_app(settings, engine=engine, retriever=FakeRetriever()))
+    text = "我的身份证号110105199003071239，手机13812345678，想投诉窗口态度差"
+    assert (await client.post("/api/chat", json={"session": "web:c1", "text": text})).status == 200
+    masked = "我的身份证号〔身份证号〕，手机〔手机号〕，想投诉窗口态度差"
+    assert engine.turns == [("web:c1", masked)]
+    ticket = conversations(client).open_ticket("complaint", "web:c1", text)  # as action_record_ticket does
+    assert ticket.text == masked
+    contact = await client.get(f"/api/staff/tickets/{ticket.id}/contact", headers=auth(settings))
+    assert contact.status == 200
+    values = {(c["kind"], c["value"]) for c in (await contact.json())["contacts"]}
+    assert values == {("id_card", "110105199003071239"), ("mobile", "13812345678")}
+    raw = b"".join(p.read_bytes() for p in home.glob("app.db*"))
+    assert b"13812345678" not in raw and b"110105199003071239" not in raw

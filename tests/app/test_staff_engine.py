@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from civic.config import load_settings
+from core.settings import load_settings
 from tests.engine_fixtures import Stack, http_json
 
 pytestmark = pytest.mark.engine

@@ -11,7 +11,7 @@ import pytest
 
 from archive.importers import import_paths
 from archive.store import Archive
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from tests.archive.helpers import record, write_jsonl
 
 

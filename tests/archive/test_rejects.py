@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from archive.store import Archive
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from tests.archive.helpers import record, run, write_jsonl
 
 BAD_RECORDS: dict[str, tuple[str, dict[str, Any] | str]] = {

@@ -8,7 +8,7 @@ import pytest
 
 from archive.demo import demo_files, is_seeded, seed_demo
 from archive.store import Archive
-from civic.errors import NotFound
+from core.errors import NotFound
 from tests.archive.helpers import record, write_jsonl
 
 

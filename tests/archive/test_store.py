@@ -9,7 +9,7 @@ import pytest
 
 from archive.models import Application, DocType, Document, Status, StepEvent
 from archive.store import Archive, Change
-from civic.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from archive.models import DocType
 from archive.store import Archive
 from bot.context import BotContext
 from bot.texts import load_domain
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from retrieval.types import Citation, Filters, Hit, Passage
 
 

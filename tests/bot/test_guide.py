@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.context import BotContext
 from bot.guide import ActionAnswerContact, ActionAnswerGuide
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from nlu.names import aliases
 from tests.bot.conftest import FakeRetriever, ent, responses, slot_events, tracker
 

@@ -1,4 +1,4 @@
-"""Policy answers (by 文号, with the successor of an abolished one) and the language of replies."""
+"""Policy answers: by 文号 (with the successor of an abolished one), by topic, by year."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.context import BotContext
-from bot.language import ActionDetectLanguage, TurnIntents, detect_language
 from bot.policy import ActionAnswerPolicy
-from tests.bot.conftest import FakeRetriever, ent, responses, slot_events, tracker
+from tests.bot.conftest import FakeRetriever, ent, responses, tracker
 
 
 async def test_abolished_policy_by_doc_no_names_its_successor(
@@ -56,43 +55,3 @@ async def test_nothing_found_says_so(ctx: BotContext, domain: dict[str, Any]) ->
     dispatcher = CollectingDispatcher()
     await ActionAnswerPolicy(ctx).run(dispatcher, tracker("火星移民政策", "ask_policy"), domain)
     assert responses(dispatcher) == ["utter_policy_not_found"]
-
-
-def test_language_follows_the_script_of_the_message() -> None:
-    assert detect_language("孩子刚出生上户口要带啥") == "zh"
-    assert detect_language("居住證要帶什麼") == "zh"
-    assert detect_language("how much is a passport") == "en"
-    assert detect_language("HD202610120003") is None
-    assert detect_language("9187") is None
-    assert detect_language('/ask_guide{"aspect":"fees"}') is None
-
-
-async def test_language_slot_is_set_only_when_it_changes() -> None:
-    action = ActionDetectLanguage()
-    events = await action.run(CollectingDispatcher(), tracker("hello there", "greet"), {})
-    assert slot_events(events) == {"language": "en"}
-    same = await action.run(CollectingDispatcher(), tracker("你好", "greet"), {})
-    assert same == []
-
-
-async def test_a_payload_turn_keeps_the_conversation_language_or_takes_the_clients_hint() -> None:
-    intents = TurnIntents()
-    action = ActionDetectLanguage(intents)
-
-    async def language_after(text: str, intent: str, slot: str | None, hint: str | None) -> dict[str, Any]:
-        intents.hint_language("citizen-1", hint)
-        events = await action.run(CollectingDispatcher(), tracker(text, intent, slots={"language": slot}), {})
-        assert intents.take_language("citizen-1") is None  # the hint is used up by this turn
-        return slot_events(events)
-
-    # a new conversation whose first turn is a button tap in the English web chat
-    assert await language_after("/request_human", "request_human", None, "en") == {"language": "en"}
-    # no hint and no language yet: the slot stays empty (responses fall back to Chinese)
-    assert await language_after("/request_human", "request_human", None, None) == {}
-    # the conversation's own language wins over the UI's for a payload
-    assert await language_after('/ask_guide{"aspect":"fees"}', "ask_guide", "zh", "en") == {}
-    assert await language_after("/feedback_good", "feedback_good", "en", "zh") == {}
-    # a message with a script of its own decides, whatever the UI says
-    assert await language_after("结婚登记要带什么", "ask_guide", "en", "en") == {"language": "zh"}
-    assert await language_after("9187", "inform", None, "zh") == {"language": "zh"}
-    assert intents.take("citizen-1") == {"name": "inform", "confidence": 0.95}

@@ -1,4 +1,7 @@
-"""The status form's verification: only a match reveals the status; three failures lock the number."""
+"""The status form's verification: only a match reveals the status; three failures lock the number.
+
+The app checks the citizen's digits (``check_digits``) and the engine's form only ever sees the stand-in
+``****`` (``validate_phone_last4`` reads the outcome the app recorded); each test below plays both parts."""
 
 from __future__ import annotations
 
@@ -8,17 +11,21 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from app.conversations import Conversations
 from bot.context import BotContext
-from bot.status import ActionShowStatus, ValidateStatusForm, normalise_app_no
+from bot.status import STAND_IN, ActionShowStatus, ValidateStatusForm, check_digits, normalise_app_no
 from tests.bot.conftest import responses, slot_events, tracker
 
 APP = "HD202610120003"  # demo record: phone ends 9187, applicant 张*明
 
 
-def validate_phone(ctx: BotContext, value: str, sender: str = "s1") -> tuple[dict[str, Any], list[str]]:
+def validate_phone(ctx: BotContext, typed: str, sender: str = "s1",
+                   app_no: str = APP) -> tuple[dict[str, Any], list[str]]:
+    """The citizen types ``typed`` while the form waits for the digits: the app checks it, the form gets
+    the stand-in."""
+    check_digits(ctx.archive, ctx.conversations, sender, app_no, typed)  # type: ignore[arg-type]
     dispatcher = CollectingDispatcher()
-    t = tracker(value, "inform", slots={"app_no": APP, "requested_slot": "phone_last4"}, sender=sender,
+    t = tracker(STAND_IN, "inform", slots={"app_no": app_no, "requested_slot": "phone_last4"}, sender=sender,
                 active_loop="status_form")
-    result = ValidateStatusForm(ctx).validate_phone_last4(value, dispatcher, t, {})
+    result = ValidateStatusForm(ctx).validate_phone_last4(STAND_IN, dispatcher, t, {})
     return result, responses(dispatcher)
 
 
@@ -88,12 +95,37 @@ def test_three_failures_lock_the_number_for_this_session_only(
 
 
 def test_unknown_number_fails_like_a_wrong_phone(ctx: BotContext) -> None:
-    dispatcher = CollectingDispatcher()
-    t = tracker("1234", "inform", slots={"app_no": "HD209999999999"})
-    result = ValidateStatusForm(ctx).validate_phone_last4("1234", dispatcher, t, {})
+    result, said = validate_phone(ctx, "1234", app_no="HD209999999999")
     assert result == {"phone_last4": None}
-    assert responses(dispatcher) == ["utter_status_verify_failed"]
-    assert dispatcher.messages[0]["remaining"] == 2
+    assert said == ["utter_status_verify_failed"]
+
+
+def test_the_form_never_takes_a_verification_it_did_not_get_from_the_app(ctx: BotContext) -> None:
+    """A citizen typing the stand-in (or anything) while no digits were checked gets asked again."""
+    dispatcher = CollectingDispatcher()
+    t = tracker(STAND_IN, "inform", slots={"app_no": APP, "requested_slot": "phone_last4"}, sender="s9")
+    result = ValidateStatusForm(ctx).validate_phone_last4(STAND_IN, dispatcher, t, {})
+    assert result == {"phone_last4": None} and responses(dispatcher) == ["utter_status_bad_phone"]
+    validate_phone(ctx, "9187", sender="s9")  # checked once ...
+    dispatcher = CollectingDispatcher()
+    ValidateStatusForm(ctx).validate_phone_last4(STAND_IN, dispatcher, t, {})  # ... read once
+    assert responses(dispatcher) == ["utter_status_bad_phone"]
+
+
+def test_a_valid_number_makes_the_app_wait_for_the_digits(
+    ctx: BotContext, conversations: Conversations
+) -> None:
+    dispatcher = CollectingDispatcher()
+    ValidateStatusForm(ctx).validate_app_no(APP, dispatcher, tracker(APP, "inform", sender="s3"), {})
+    pending = conversations.pending_digits("s3")
+    assert pending is not None and (pending.app_no, pending.owner) == (APP, "engine")
+
+
+def test_digits_check_outcomes(ctx: BotContext, conversations: Conversations) -> None:
+    assert check_digits(ctx.archive, conversations, "s4", APP, "居住证在哪办") is None  # a digression
+    assert check_digits(ctx.archive, conversations, "s4", APP, "91877").kind == "malformed"  # type: ignore
+    assert check_digits(ctx.archive, conversations, "s4", APP, "0000").kind == "failed"  # type: ignore
+    assert check_digits(ctx.archive, conversations, "s4", APP, "尾号是9187").kind == "ok"  # type: ignore
 
 
 def test_not_four_digits_is_asked_again_without_counting(

@@ -7,32 +7,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from app.actions_endpoint import CONVERSATIONS
 from app.factory import create_app
-from app.keys import CHAT
+from app.keys import CHAT, CONVERSATIONS
 from archive.demo import seed_demo
 from archive.store import Archive
 from bot.texts import load_domain
-from civic.config import REPO_ROOT, Settings
-
-
-class NoEngine:
-    async def send(self, session: str, text: str) -> list[dict[str, Any]]:
-        return []
-
-    async def health(self) -> Any:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
-class EmptyRetriever:
-    def warm_up(self) -> None:
-        return None
-
-    def search(self, *args: Any, **kwargs: Any) -> list[Any]:
-        return []
+from core.settings import REPO_ROOT, Settings
+from tests.app.fakes import FakeEngine, FakeRetriever
 
 
 def action_call(
@@ -55,7 +36,7 @@ def action_call(
 async def client_for(settings: Settings, tmp_path: Path, aiohttp_client: Any) -> TestClient:
     archive = Archive(tmp_path / "archive.db")
     seed_demo(archive)
-    app = create_app(settings, engine=NoEngine(), archive=archive, retriever=EmptyRetriever())
+    app = create_app(settings, engine=FakeEngine(), archive=archive, retriever=FakeRetriever())
     return await aiohttp_client(app)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.conversations import LOCK_SECONDS, Conversations
-from civic.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 
 class Clock:

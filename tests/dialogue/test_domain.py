@@ -6,7 +6,7 @@ import re
 
 from bot.aspects import ASPECT_FIELDS
 from bot.texts import load_domain
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 
 DOMAIN = load_domain(REPO_ROOT / "domain")["responses"]
 

@@ -12,8 +12,8 @@ import yaml
 
 from archive.demo import seed_demo
 from archive.store import Archive
-from civic.config import REPO_ROOT, load_settings
 from civic.train import rasa_env
+from core.settings import REPO_ROOT, load_settings
 from nlu.generate import prepare_training
 from tests.engine_fixtures import Stack
 

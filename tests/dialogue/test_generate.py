@@ -10,7 +10,7 @@ import yaml
 from archive.demo import seed_demo
 from archive.models import DocType, Document
 from archive.store import Archive
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from nlu.generate import prepare_training
 from nlu.names import aliases, names, short_title
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from civic.config import REPO_ROOT, Settings
+from core.settings import REPO_ROOT, Settings
 from nlu.lemmas import NEGATED, mark_negation, simplified
 
 

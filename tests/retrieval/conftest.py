@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from archive.store import Archive
-from civic.config import Settings
+from core.settings import Settings
 from retrieval.embedder import FakeEmbedder
 from retrieval.service import Retriever
 from tests.retrieval.corpus import seed

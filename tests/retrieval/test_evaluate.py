@@ -39,7 +39,7 @@ def test_metrics_on_known_rankings() -> None:
 
 
 def test_bad_qrels_line_names_the_line(tmp_path: Path) -> None:
-    from civic.errors import InvalidInput
+    from core.errors import InvalidInput
 
     path = tmp_path / "q.jsonl"
     path.write_text('{"query": "x", "relevant": ["a"]}\n{"question": "y"}\n', encoding="utf-8")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from retrieval.dense import DenseIndex
 from retrieval.embedder import FakeEmbedder
 from retrieval.index_store import IndexStore

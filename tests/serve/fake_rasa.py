@@ -3,8 +3,10 @@
 supervisor and training tests (the real engine is exercised in test_stack.py).
 
   fake_rasa.py train --config C --domain D --data P... --out DIR   writes DIR/<stamp>.tar.gz
-  fake_rasa.py run --auth-token T -i HOST -p PORT -m MODEL ...      serves /status and the REST webhook
-FAKE_RASA_FAIL=1 makes `train` fail.
+  fake_rasa.py run --auth-token T -i HOST -p PORT -m MODEL ...      serves /status, PUT /model and the
+                                                                    civic and REST webhooks
+FAKE_RASA_FAIL=1 makes `train` fail; FAKE_RASA_TRAIN_SECONDS=N makes it take N seconds (it prints the
+component and epoch lines `rasa train` prints, so the progress file follows it).
 """
 
 import argparse
@@ -30,7 +32,10 @@ def train() -> int:
         return 1
     out = Path(arg("--out"))
     out.mkdir(parents=True, exist_ok=True)
+    seconds = float(os.environ.get("FAKE_RASA_TRAIN_SECONDS") or 0)
+    print("INFO rasa.engine.training.hooks  - Starting to train component 'TEDPolicy'.", flush=True)
     for epoch in range(3):
+        time.sleep(seconds / 3)
         print(f"Epochs: {epoch + 1}/3", flush=True)
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9}.tar.gz"
     (out / name).write_bytes(b"fake model")
@@ -39,7 +44,10 @@ def train() -> int:
 
 
 def run() -> int:
-    token, model = arg("--auth-token"), Path(arg("-m")).name
+    token = arg("--auth-token")
+    given = Path(arg("-m"))
+    models = sorted(given.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime) if given.is_dir() else [given]
+    loaded = {"model": models[-1].name if models else ""}
 
     class Handler(BaseHTTPRequestHandler):
         def reply(self, status: int, body: object) -> None:
@@ -50,23 +58,39 @@ def run() -> int:
             self.end_headers()
             self.wfile.write(data)
 
+        def authorised(self) -> bool:
+            if parse_qs(urlparse(self.path).query).get("token") != [token]:
+                self.reply(401, {"reason": "NotAuthenticated"})
+                return False
+            return True
+
         def do_GET(self) -> None:
-            url = urlparse(self.path)
-            if url.path != "/status":
+            if urlparse(self.path).path != "/status":
                 return self.reply(404, {})
-            if parse_qs(url.query).get("token") != [token]:
-                return self.reply(401, {"reason": "NotAuthenticated"})
-            return self.reply(200, {"model_file": model, "model_id": "fake"})
+            if self.authorised():
+                self.reply(200, {"model_file": loaded["model"], "model_id": "fake"})
+
+        def do_PUT(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if urlparse(self.path).path == "/model" and self.authorised():
+                loaded["model"] = Path(body["model_file"]).name
+                print(f"fake rasa loaded {loaded['model']}", flush=True)
+                self.send_response(204)
+                self.end_headers()
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            self.reply(200, [{"recipient_id": body["sender"], "text": "fake:" + body["message"]}])
+            messages = [{"recipient_id": body["sender"], "text": "fake:" + body["message"]}]
+            if urlparse(self.path).path == "/webhooks/civic/webhook":
+                return self.reply(200, {"messages": messages, "intent": {"name": "greet", "confidence": 1.0},
+                                        "events": 3, "form": {"name": None, "requested_slot": None}})
+            self.reply(200, messages)
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer((arg("-i", "127.0.0.1"), int(arg("-p", "5005"))), Handler)
-    print(f"fake rasa serving {model} with endpoints {arg('--endpoints')}", flush=True)
+    print(f"fake rasa serving {loaded['model']} with endpoints {arg('--endpoints')}", flush=True)
     print("tracker db " + os.environ.get("CIVIC_TRACKER_DB", "?"), flush=True)
     server.serve_forever()
     return 0

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from app.engine_client import RasaClient
-from civic.config import load_settings
 from civic.train import train
+from core.settings import load_settings
 from tests.engine_fixtures import Stack
 
 pytestmark = pytest.mark.engine

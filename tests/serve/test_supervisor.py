@@ -16,10 +16,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from civic.config import load_settings
-from civic.errors import CivicError
-from civic.serve import Supervisor, ensure_port_free, http_ok, serve, unhealthy_parts
-from tests.engine_fixtures import CIVIC, Stack, free_port, start_stack
+from civic.supervisor import Supervisor, ensure_port_free, http_ok, serve, unhealthy_parts
+from civic.train import current_model, train
+from core.errors import CivicError
+from core.settings import load_settings
+from tests.engine_fixtures import CIVIC, Stack, free_port, http_json, start_stack
+from tests.serve.conftest import FAKE_RASA
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, stack: Stack) -> None:
@@ -130,5 +132,75 @@ def test_a_token_that_starts_with_a_dash_reaches_the_engine(fake_home: Path, tmp
         status = f"http://127.0.0.1:{stack.engine_port}/status?token=-leading-dash-token"
         wait_for(lambda: http_ok(status)[0], 120, "the engine with the dashed token", stack)
         assert "restart #" not in stack.log()
+    finally:
+        assert stack.stop() == []
+
+
+def post_chat(stack: Stack, text: str) -> dict[str, object]:
+    status, body = http_json(stack.url + "api/chat", {"session": "s1", "text": text})
+    assert status == 200, body
+    return dict(body)
+
+
+def test_the_app_answers_while_the_model_trains_then_switches_to_the_dialogue(
+    fake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RASA_TRAIN_SECONDS", "9")
+    stack = start_stack(fake_home, tmp_path, "--no-demo", wait=False)
+    try:
+        wait_for(lambda: "is answering: " in stack.log(), 120, "the app to answer", stack)
+        reply = post_chat(stack, "居住证要带什么材料")
+        assert reply["mode"] == "search" and reply["messages"]
+        wait_for(lambda: "TEDPolicy epoch" in json.dumps(stack.health()[1]), 60, "training progress", stack)
+        status, health = stack.health()
+        assert status == 503 and health["answering"] is True and health["engine"]["state"] == "training"
+        assert "left" in health["engine"]["detail"]
+        wait_for(lambda: "is ready: " in stack.log(), 120, "the dialogue", stack)
+        wait_for(lambda: post_chat(stack, "你好")["mode"] == "dialogue", 30, "the switch", stack)
+        assert post_chat(stack, "你好")["messages"][0]["text"] == "fake:你好"  # type: ignore[index]
+        assert "engine: training the dialogue model" in stack.log()  # the console said what happened
+    finally:
+        assert stack.stop() == []
+
+
+def test_a_stale_model_serves_while_the_new_one_trains_then_is_swapped_in(
+    fake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(fake_home)
+    old = train(settings, echo=lambda m: None, stream=False).model
+    (settings.project_dir / "data" / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - 你好\n    - 早\n', encoding="utf-8")
+    monkeypatch.setenv("FAKE_RASA_TRAIN_SECONDS", "3")
+    stack = start_stack(fake_home, tmp_path, "--no-demo", wait=False)
+    try:
+        wait_for(lambda: "is ready: " in stack.log(), 120, "the old model", stack)
+        wait_for(lambda: "the engine loaded" in stack.log(), 120, "the swap", stack)
+        model = stack.health()[1]["engine"]["model"]
+        assert model != old.name and model == current_model(settings).name  # type: ignore[union-attr]
+        assert child_pid(fake_home, "engine") is not None and "restart #" not in stack.log()
+    finally:
+        assert stack.stop() == []
+
+
+def test_a_relative_home_from_another_directory(project: Path, tmp_path: Path) -> None:
+    """The newcomer's `make run` passes `--home var`: everything must land in ./var, whatever the code's
+    working directory (Rasa trains and runs with another one)."""
+    work = tmp_path / "elsewhere"
+    (work / "var").mkdir(parents=True)
+    (work / "var" / "civic.toml").write_text(
+        f'rasa_bin = "{FAKE_RASA}"\nproject_dir = "{project}"\nembedding_model = "none"\n', encoding="utf-8")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
+    argv = [str(CIVIC), "--home", "var", "serve", "--no-demo", "--port", str(port)]
+    out = tmp_path / "serve.out"
+    with out.open("wb") as fh:
+        proc = subprocess.Popen(argv, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    stack = Stack(work / "var", port, 0, proc, out)
+    try:
+        wait_for(lambda: "is ready: " in stack.log(), 120, "the stack on a relative home", stack)
+        assert (work / "var" / "models" / "fingerprint.json").exists()
+        assert (work / "var" / "tracker.db").parent == work / "var"
+        assert post_chat(stack, "你好")["mode"] == "dialogue"
     finally:
         assert stack.stop() == []

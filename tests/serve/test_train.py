@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from civic.config import load_settings
 from civic.train import STAMP_NAME, TrainingFailed, current_model, prepare_inputs, train
+from core.settings import load_settings
 
 
 def test_trains_once_then_skips_until_data_changes(fake_home: Path, project: Path) -> None:

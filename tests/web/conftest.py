@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from civic.config import Settings
+from core.settings import Settings
 from tests.web.fakes import FakeChat, LiveServer, fake_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -15,10 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from app.factory import create_app
-from app.keys import CHAT
-from app.ratelimit import RateLimiter
-from app.webchat import WEB_CONNECTOR
-from civic.config import Settings
+from app.keys import WEB_CONNECTOR
+from connectors.ratelimit import RateLimiter
+from core.settings import Settings
 
 GUIDE_CARD = {  # the shape bot/guide.py's guide_card() sends
     "type": "guide",
@@ -71,7 +70,8 @@ class FakeChat:
     delay: float = 0.0
     fail: bool = False
 
-    async def handle(self, session: str, text: str, language: str | None = None) -> FakeReply:
+    async def handle(self, session: str, text: str, language: str | None = None, channel: str = "api",
+                     capabilities: dict[str, Any] | None = None) -> FakeReply:
         self.calls[text] += 1
         self.languages[text] = language
         if self.delay:
@@ -107,15 +107,18 @@ class _NoRetriever:
     def warm_up(self) -> None:
         """Nothing to load: the fake dialogue never searches."""
 
+    def search(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
 
 def fake_app(
     settings: Settings, chat: FakeChat, limiter: RateLimiter | None = None, block_ws: bool = False
 ) -> web.Application:
-    """The real app from the factory, with the scripted ChatService put in place at start-up.
+    """The real app from the factory, with the scripted ChatService behind its web connector.
 
     ``block_ws`` refuses WebSocket handshakes the way some intranet proxies do, to exercise the fallback.
     """
-    app = create_app(settings, retriever=_NoRetriever())
+    app = create_app(settings, retriever=_NoRetriever(), chat=chat, limiter=limiter)
     if block_ws:
 
         @web.middleware
@@ -126,12 +129,6 @@ def fake_app(
 
         app.middlewares.append(no_websockets)
 
-    async def use_fake(app: web.Application) -> None:
-        app[CHAT] = chat  # type: ignore[assignment]
-        if limiter is not None:
-            app[WEB_CONNECTOR].limiter = limiter
-
-    app.on_startup.append(use_fake)
     return app
 
 

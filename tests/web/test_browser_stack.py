@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from civic.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from tests.web.conftest import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.keys import HISTORY
-from civic.config import Settings
+from core.settings import Settings
 from tests.web.fakes import FakeChat, LiveServer, fake_app
 
 pytestmark = pytest.mark.browser
@@ -247,7 +247,7 @@ def test_text_contrast_meets_wcag_aa(browser: Any, fake_server: LiveServer, sche
 
 
 def test_rate_limited_message_is_polite_and_resent(browser: Any, settings: Settings, chat: FakeChat) -> None:
-    from app.ratelimit import Limit, RateLimiter
+    from connectors.ratelimit import Limit, RateLimiter
 
     limiter = RateLimiter(session_limit=Limit(burst=1, per_second=0.5), ip_limit=Limit(100, 10))
     server = LiveServer(fake_app(settings, chat, limiter)).start()

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from aiohttp import web
 
-from app.history import History, mask_personal
-from app.ratelimit import Buckets, Limit
-from civic.errors import InvalidInput
 from connectors.base import Capabilities, Connector, Inbound, as_plain_text
+from connectors.history import History, mask_personal
+from connectors.ratelimit import Buckets, Limit
+from core.errors import InvalidInput
 from tests.web.fakes import ABOLISHED_CITATION, FakeChat
 
 
@@ -50,9 +49,12 @@ def test_history_stores_reply_and_feedback(tmp_path: Path) -> None:
     ("text", "stored"),
     [
         ("1234", "****"),
-        ("我的手机 13812345678", "我的手机 138****5678"),
+        ("尾号9187", "尾号****"),
+        ("我的手机 13812345678", "我的手机 〔手机号〕"),
+        ("身份证110105199003071239", "身份证〔身份证号〕"),
         ("申请号 HD20240001", "申请号 HD20240001"),
         ("办居住证", "办居住证"),
+        ("示府规〔2019〕3号现在还有效吗，2026年的通知呢", "示府规〔2019〕3号现在还有效吗，2026年的通知呢"),
     ],
 )
 def test_personal_data_is_masked(text: str, stored: str) -> None:
@@ -75,13 +77,10 @@ class TextOnly(Connector):
     name: ClassVar[str] = "sms"
     capabilities: ClassVar[Capabilities] = Capabilities(max_text_chars=400)
 
-    def setup(self, app: web.Application) -> None:
-        """No transport in the test."""
-
 
 async def test_a_text_only_channel_gets_everything_folded_into_text() -> None:
     chat = FakeChat()
-    out = await TextOnly(chat).receive(Inbound("sms", "13800000000", "办居住证"))
+    out = await TextOnly(chat).receive(Inbound("sms", "u-0001", "办居住证"))
     (msg,) = out.messages
     assert set(msg) == {"text"}
     assert (
@@ -89,7 +88,7 @@ async def test_a_text_only_channel_gets_everything_folded_into_text() -> None:
         and "1. 收费标准" in msg["text"]
         and "示公规〔2023〕5号" in msg["text"]
     )
-    assert out.session == "sms:13800000000"
+    assert out.session == "sms:u-0001"
 
 
 def test_plain_text_marks_abolished_documents() -> None:

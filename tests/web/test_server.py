@@ -9,11 +9,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from app.actions_endpoint import CONVERSATIONS
-from app.keys import HISTORY
-from app.ratelimit import Limit, RateLimiter
+from app.keys import CONVERSATIONS, HISTORY
 from app.webchat import STATIC_DIR
-from civic.config import Settings
+from connectors.ratelimit import Limit, RateLimiter
+from core.settings import Settings
 from tests.web.fakes import FakeChat, fake_app
 
 SID = "a" * 32
@@ -88,9 +87,8 @@ async def test_same_key_runs_the_dialogue_once_over_both_transports(
     key = "queued-offline-1"
     first = (await ws_turn(client, "你好", key))[-1]
     again = (await ws_turn(client, "你好", key))[-1]
-    res = await client.post(
-        "/api/chat", json={"session": f"web:{SID}", "text": "你好"}, headers={"Idempotency-Key": key}
-    )
+    res = await client.post("/api/webchat/message", json={"session": f"web:{SID}", "text": "你好"},
+                            headers={"Idempotency-Key": key})
     http = await res.json()
     assert chat.calls["你好"] == 1
     assert (first["duplicate"], again["duplicate"], http["duplicate"]) == (False, True, True)
@@ -102,7 +100,8 @@ async def test_the_ui_language_reaches_the_dialogue_as_a_hint(client: TestClient
     await ws_turn(client, "/request_human", "lang-key-01", lang="en")
     await ws_turn(client, "/greet", "lang-key-02")
     await ws_turn(client, "/thank", "lang-key-03", lang="fr")  # not a language the bot speaks: no hint
-    res = await client.post("/api/chat", json={"session": f"web:{SID}", "text": "/affirm", "lang": "en"},
+    res = await client.post("/api/webchat/message",
+                            json={"session": f"web:{SID}", "text": "/affirm", "lang": "en"},
                             headers={"Idempotency-Key": "lang-key-04"})
     assert res.status == 200
     assert chat.languages == {"/request_human": "en", "/greet": None, "/thank": None, "/affirm": "en"}
@@ -121,25 +120,29 @@ async def test_racing_redelivery_waits_for_the_first_answer(client: TestClient, 
 
 async def test_http_fallback_validates_like_the_socket(client: TestClient) -> None:
     too_long = await client.post(
-        "/api/chat",
+        "/api/webchat/message",
         json={"session": f"web:{SID}", "text": "长" * 501},
         headers={"Idempotency-Key": "long-key-1"},
     )
     assert too_long.status == 400 and (await too_long.json())["error"] == "too_long"
     frames = await ws_turn(client, "   ", "empty-key-1")
     assert frames[-1]["code"] == "empty"
-    bad = await client.post("/api/chat", data=b"{not json", headers={"Idempotency-Key": "bad-key-01"})
+    bad = await client.post("/api/webchat/message", data=b"{not json",
+                            headers={"Idempotency-Key": "bad-key-01"})
     assert bad.status == 400
-    foreign = await client.post(
-        "/api/chat", json={"session": "tg:1", "text": "hi"}, headers={"Idempotency-Key": "tg-key-001"}
-    )
+    foreign = await client.post("/api/webchat/message", json={"session": "tg:1", "text": "hi"},
+                                headers={"Idempotency-Key": "tg-key-001"})
     assert foreign.status == 400
 
 
-async def test_plain_api_clients_are_not_intercepted(client: TestClient, chat: FakeChat) -> None:
-    res = await client.post("/api/chat", json={"session": "bench-1", "text": "你好"})
-    assert res.status == 200 and chat.calls["你好"] == 1
-    assert "duplicate" not in await res.json()
+async def test_the_rest_api_is_its_own_route(client: TestClient, chat: FakeChat) -> None:
+    """/api/chat is the REST API (the dialogue itself, here answering from search: no engine runs in this
+    test), not the web chat's transport, even with an Idempotency-Key header."""
+    res = await client.post("/api/chat", json={"session": "bench-1", "text": "你好"},
+                            headers={"Idempotency-Key": "plain-key-1"})
+    body = await res.json()
+    assert res.status == 200 and body["mode"] == "search" and "duplicate" not in body
+    assert chat.calls["你好"] == 0
     assert client.app[HISTORY].count("bench-1") == 0
 
 
@@ -151,7 +154,7 @@ async def test_rate_limits_are_polite(aiohttp_client: Any, settings: Settings, c
     limited = (await ws_turn(client, "第2条", "rate-key-2"))[-1]
     assert limited["code"] == "rate_limited" and limited["retry_after"] >= 1
     res = await client.post(
-        "/api/chat",
+        "/api/webchat/message",
         json={"session": f"web:{SID}", "text": "第3条"},
         headers={"Idempotency-Key": "rate-key-3"},
     )

@@ -1,24 +1,33 @@
-"""`civic serve`: prepare the home, then supervise two children, the Rasa engine and the app.
+"""`civic serve`: prepare the home, then run and supervise the app and the Rasa engine, training in the
+background.
 
-Each child runs in its own process group (so Ctrl-C in the terminal reaches only the supervisor, which
-then stops the children in order) and gets SIGTERM from the kernel if the supervisor itself dies.  A child
-that exits is restarted with exponential backoff; stopping sends SIGTERM to each group, then SIGKILL
-after a timeout, so no process is left behind.
+The app starts as soon as the archive and the index are ready and answers at once: with search answers while
+the engine is not ready (``app/standby.py``), with the full dialogue as soon as it is.  The engine starts
+with the current model; when the training inputs changed (or there is no model yet) the model is trained in
+the background, and when it is done the running engine loads it (``PUT /model``; a restart if that fails),
+or starts with it.  The console says what is happening ("engine: training the dialogue model: TEDPolicy
+epoch 12/40, ~1 min left").
+
+Each child runs in its own process group (so Ctrl-C in the terminal reaches only the supervisor, which then
+stops the children in order) and gets SIGTERM from the kernel if the supervisor itself dies.  A child that
+exits is restarted with exponential backoff; stopping sends SIGTERM to each group, then SIGKILL after a
+timeout, so no process is left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,20 +35,21 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from archive.demo import is_seeded, seed_demo
-from archive.store import Archive
-from civic.config import REPO_ROOT, Settings
-from civic.errors import CivicError
-from civic.train import current_model, rasa_env, train
-from retrieval.service import INDEX_FORMAT, Retriever
+from civic.home import instance_lock, prepare_home
+from civic.train import TrainResult, current_model, needs_training, prepare_inputs, rasa_env, train
+from core import progress
+from core.errors import CivicError
+from core.settings import REPO_ROOT, Settings
 
 Echo = Callable[[str], None]
 
-STARTUP_TIMEOUT = 600.0  # seconds until both children are healthy (Rasa loads TensorFlow and the model)
+STARTUP_TIMEOUT = 300.0  # seconds until the app answers (it loads the index and the embedding model)
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 BACKOFF_MAX = 30.0
-HEALTH_PERIOD = 10.0  # seconds between health probes once running
+HEALTH_PERIOD = 2.0  # seconds between health probes once running
 STABLE_AFTER = 60.0  # a child that ran this long restarts with the shortest backoff again
+PROGRESS_PERIOD = 15.0  # seconds between training progress lines on the console
+SWAP_TIMEOUT = 180.0  # seconds the engine may take to load a new model
 PR_SET_PDEATHSIG = 1
 
 
@@ -75,45 +85,24 @@ def http_ok(url: str, timeout: float = 2.0) -> tuple[bool, str]:
         return False, str(exc)
 
 
-def prepare_home(settings: Settings, *, demo: bool = True, echo: Echo = print) -> None:
-    """Make the home servable: demo corpus on an empty archive, a current index, a current model.
-
-    Each step checks first and does nothing when its output is up to date, so a second start is quick.
-    """
-    paths = settings.paths.ensure()
-    with Archive(paths.archive_db) as archive:
-        if demo and archive.count() == 0 and not is_seeded(archive):
-            echo("Seeding the demo corpus of 示范市 into the empty archive ...")
-            totals = seed_demo(archive, max_body_chars=settings.max_body_chars).to_dict()["totals"]
-            echo(f"  demo corpus: {totals}")
-        retriever = Retriever(settings, archive)  # cheap: models load only when needed
-        store = retriever.store
-        if store.current() is None or store.read_meta().get("format") != INDEX_FORMAT:
-            echo("Building the retrieval index ...")
-            echo(f"  index: {retriever.rebuild()}")
-        elif archive.changes_since(store.change_seq())[1]:  # checked without loading any model
-            echo(f"  index refreshed: {retriever.refresh()} changed documents")
-        else:
-            echo("Retrieval index: up to date")
-        if settings.engine_url:  # someone else runs the engine (and trains its model)
-            echo(f"Using the engine at {settings.engine_url}; not training a local model")
-            return
-        result = train(settings, archive=archive, echo=echo)
-        if not result.trained:
-            echo(f"Rasa model {result.model.name}: {result.reason}")
+def _health(body: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def unhealthy_parts(body: str) -> str:
     """A one-line summary of what /healthz says is wrong."""
-    try:
-        data = json.loads(body)
-    except ValueError:
+    data = _health(body)
+    if not data:
         return body[:200] or "app not answering"
     parts = []
     for name in ("engine", "archive", "index"):
         part = data.get(name) or {}
         if not (part.get("healthy") if name == "engine" else part.get("ok")):
-            reason = str(part.get("error") or part.get("detail") or "not ok")
+            reason = str(part.get("detail") or part.get("error") or "not ok")
             parts.append(f"{name}: {reason[:120]}")
     return "; ".join(parts) or "unknown"
 
@@ -180,6 +169,41 @@ class Child:
             self._log.close()
 
 
+class BackgroundTraining:
+    """``civic train``'s work on a thread of the supervisor, stoppable (its ``rasa train`` is a process)."""
+
+    def __init__(self, settings: Settings, echo: Echo) -> None:
+        self.settings = settings
+        self.echo = echo
+        self.result: TrainResult | None = None
+        self.error: BaseException | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, name="training", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _keep(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+
+    def _run(self) -> None:
+        try:
+            self.result = train(self.settings, echo=self.echo, stream=False, on_start=self._keep)
+        except BaseException as exc:  # reported by the supervisor; the app goes on answering
+            self.error = exc
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        self._thread.join(timeout=STOP_TIMEOUT + 30)
+
+
 class Supervisor:
     def __init__(self, settings: Settings, *, echo: Echo = print) -> None:
         self.settings = settings
@@ -187,6 +211,8 @@ class Supervisor:
         self.paths = settings.paths.ensure()
         self.stopping = False
         self.children: list[Child] = []
+        self.engine: Child | None = None
+        self.training: BackgroundTraining | None = None
         self.external_engine = bool(settings.engine_url)
         self.engine_port = settings.engine_port or free_port()
         self.engine_url = settings.engine_url or f"http://127.0.0.1:{self.engine_port}"
@@ -194,12 +220,16 @@ class Supervisor:
         self.url = f"http://{check_host}:{settings.port}/"
         self.state_file = self.paths.root / "serve.json"
         self._serve_log = (self.paths.logs_dir / "serve.log").open("a", encoding="utf-8")
+        self._say_lock = threading.Lock()
+        self.answering = False
+        self.ready = False
 
     # -- output ---------------------------------------------------------------------------------------
     def say(self, message: str) -> None:
-        self.echo(message)
-        self._serve_log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
-        self._serve_log.flush()
+        with self._say_lock:
+            self.echo(message)
+            self._serve_log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+            self._serve_log.flush()
 
     # -- children -------------------------------------------------------------------------------------
     def engine_child(self) -> Child:
@@ -207,14 +237,14 @@ class Supervisor:
         if model is None:
             raise CivicError(f"no trained model in {self.paths.models_dir}; run `civic train`")
         env = rasa_env(self.settings)
-        env["CIVIC_TRACKER_DB"] = str(self.paths.tracker_db.resolve())
+        env["CIVIC_TRACKER_DB"] = str(self.paths.tracker_db)
         env["CIVIC_ACTION_URL"] = f"{self.url}webhook"
         project = self.settings.project_dir
         argv = [
             self.settings.rasa_bin, "run",
             "--enable-api", f"--auth-token={self.settings.engine_token}",
             "-i", "127.0.0.1", "-p", str(self.engine_port),
-            "-m", str(model.parent.resolve()),  # the newest model: a restart picks up `civic train`'s
+            "-m", str(model.parent),  # the newest model: a restart picks up `civic train`'s
             "--endpoints", str(project / "endpoints.yml"),
             "--credentials", str(project / "credentials.yml"),
         ]  # fmt: skip
@@ -223,7 +253,7 @@ class Supervisor:
     def app_child(self) -> Child:
         env = dict(os.environ)
         env.update(
-            CIVIC_HOME=str(self.paths.root.resolve()),
+            CIVIC_HOME=str(self.paths.root),
             CIVIC_ENGINE_URL=self.engine_url,
             CIVIC_ENGINE_TOKEN=self.settings.engine_token,
             PYTHONUNBUFFERED="1",
@@ -235,6 +265,13 @@ class Supervisor:
         argv += ["--host", self.settings.host, "--port", str(self.settings.port)]
         return Child("app", argv, env, self.paths.logs_dir / "app.log", REPO_ROOT)
 
+    def start_engine(self) -> None:
+        self.engine = self.engine_child()
+        self.children.insert(0, self.engine)
+        self.engine.start()
+        self.say(f"started engine (pid {self.engine.pid}); log: {self.engine.log_path}")
+        self.write_state()
+
     def write_state(self) -> None:
         state = {
             "pid": os.getpid(),
@@ -242,10 +279,66 @@ class Supervisor:
             "engine_url": self.engine_url,
             "children": {c.name: c.pid for c in self.children},
             "restarts": {c.name: c.restarts for c in self.children},
+            "training": bool(self.training and self.training.running),
         }
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.state_file)
+
+    # -- training ---------------------------------------------------------------------------------------
+    def plan_engine(self) -> None:
+        """Start the engine with the model there is; train in the background when it is missing or stale."""
+        model = current_model(self.settings)
+        needed, reason = needs_training(self.settings, prepare_inputs(self.settings))
+        if model is not None:
+            self.start_engine()
+        if needed:
+            self.say(f"Training the dialogue model in the background ({reason}); "
+                     f"{'the current model serves' if model else 'search answers'} until it is done")
+            self.training = BackgroundTraining(self.settings, self.say)
+            self.training.start()
+            self.write_state()
+
+    def check_training(self) -> None:
+        training = self.training
+        if training is None or training.running:
+            return
+        self.training = None
+        if training.error is not None:
+            fallback = "the previous model goes on serving" if self.engine else "answering with search only"
+            self.say(f"training failed: {training.error}; {fallback}")
+        elif training.result is not None:
+            result = training.result
+            self.say(f"dialogue model {result.model.name} trained in {result.seconds:.0f} s")
+            if self.engine is None:
+                self.start_engine()
+            elif not self.swap_model(result.model):
+                self.say("restarting the engine with the new model")
+                self.engine.stop()
+                self.engine.restarts += 1
+                self.engine.start()
+        self.write_state()
+
+    def swap_model(self, model: Path) -> bool:
+        """Load ``model`` into the running engine (``PUT /model``); False when that did not work."""
+        url = f"{self.engine_url}/model?token={urllib.parse.quote(self.settings.engine_token)}"
+        body = json.dumps({"model_file": str(model)}).encode()
+        request = urllib.request.Request(url, data=body, method="PUT",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=SWAP_TIMEOUT) as resp:
+                ok = 200 <= resp.status < 300
+        except (OSError, ValueError) as exc:
+            self.say(f"the engine could not load {model.name}: {exc}")
+            return False
+        if ok:
+            self.say(f"the engine loaded {model.name}")
+        return ok
+
+    def report_training(self) -> None:
+        found = progress.read(self.paths.training_progress)
+        if found is not None and found.is_running():
+            self.say(f"engine: {found.describe()}")
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -280,35 +373,30 @@ class Supervisor:
                 self.say(f"{child.name} restarted (pid {child.pid}, restart #{child.restarts})")
                 self.write_state()
 
-    def wait_healthy(self) -> bool:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        body, next_note = "", time.monotonic() + 20
-        while not self.stopping and time.monotonic() < deadline:
-            ok, body = http_ok(self.url + "healthz")
-            if ok:
-                return True
-            if time.monotonic() >= next_note:  # so a slow start does not look like a hang
-                self.say(f"still starting ({unhealthy_parts(body)})")
-                next_note = time.monotonic() + 20
-            self.supervise_once()
-            self._sleep(0.5)
-        if not self.stopping:
-            self.say(f"not healthy after {STARTUP_TIMEOUT:.0f} s: {unhealthy_parts(body)}")
-        return False
-
-    def watch(self) -> None:
-        """Until stopped: restart dead children, and log when /healthz turns degraded or healthy again."""
-        healthy, next_probe = True, 0.0
-        while not self.stopping:
-            self.supervise_once()
-            if time.monotonic() >= next_probe:
-                ok, body = http_ok(self.url + "healthz", timeout=5)
-                if ok != healthy:
-                    self.say("healthy again" if ok else f"degraded: {unhealthy_parts(body)}")
-                healthy, next_probe = ok, time.monotonic() + HEALTH_PERIOD
-            self._sleep(0.5)
+    def observe(self, started: float) -> bool:
+        """Probe /healthz; announce when the app starts answering, when the dialogue is ready, and when it
+        degrades or recovers.  False when the app never started answering within STARTUP_TIMEOUT."""
+        ok, body = http_ok(self.url + "healthz", timeout=5)
+        data = _health(body)
+        answering = bool(data.get("answering"))
+        if answering and not self.answering:
+            self.answering = True
+            if not ok:
+                self.say(f"Civic Assistant is answering: {self.url} (search answers until the dialogue "
+                         f"engine is ready; {unhealthy_parts(body)})")
+        if ok and not self.ready:
+            self.ready = True
+            self.say(f"Civic Assistant is ready: {self.url}")
+            self.say(f"  engine {self.engine_url}, home {self.paths.root}, logs {self.paths.logs_dir}")
+            self.say(f"dialogue ready after {time.monotonic() - started:.1f} s; press Ctrl-C to stop")
+        elif self.ready and not ok:
+            self.ready = False
+            self.say(f"degraded: {unhealthy_parts(body)}")
+        return self.answering or time.monotonic() - started < STARTUP_TIMEOUT
 
     def stop(self) -> None:
+        if self.training is not None:
+            self.training.stop()
         for child in reversed(self.children):  # app first, so it stops sending turns to the engine
             child.signal_group(signal.SIGTERM)
         for child in reversed(self.children):
@@ -321,21 +409,37 @@ class Supervisor:
         ensure_port_free(self.settings.host, self.settings.port, "app")
         if not self.external_engine:
             ensure_port_free("127.0.0.1", self.engine_port, "engine")
-            self.children.append(self.engine_child())
-        self.children.append(self.app_child())
+            if not Path(self.settings.rasa_bin).exists():
+                raise CivicError(f"the Rasa engine is not installed ({self.settings.rasa_bin}); "
+                                 "run `make setup`")
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         started = time.monotonic()
         try:
-            for child in self.children:
-                child.start()
-                self.say(f"started {child.name} (pid {child.pid}); log: {child.log_path}")
+            app = self.app_child()
+            self.children.append(app)
+            app.start()
+            self.say(f"started app (pid {app.pid}); log: {app.log_path}")
             self.write_state()
-            if not self.wait_healthy():
-                return 0 if self.stopping else 1
-            self.say(f"Civic Assistant is ready: {self.url}")
-            self.say(f"  engine {self.engine_url}, home {self.paths.root}, logs {self.paths.logs_dir}")
-            self.say(f"healthy after {time.monotonic() - started:.1f} s; press Ctrl-C to stop")
-            self.watch()
+            if self.external_engine:
+                self.say(f"Using the engine at {self.engine_url}; not training a local model")
+            else:
+                self.plan_engine()
+            next_probe = next_progress = 0.0
+            while not self.stopping:
+                self.supervise_once()
+                self.check_training()
+                now = time.monotonic()
+                if now >= next_probe:
+                    if not self.observe(started):
+                        self.say(f"the app did not answer within {STARTUP_TIMEOUT:.0f} s "
+                                 f"(log: {app.log_path})")
+                        return 1
+                    next_probe = now + (HEALTH_PERIOD if self.answering else 0.5)
+                if self.training is not None and now >= next_progress:
+                    if next_progress:
+                        self.report_training()
+                    next_progress = now + PROGRESS_PERIOD
+                self._sleep(0.5)
             return 0
         finally:
             self.stop()
@@ -343,28 +447,18 @@ class Supervisor:
                 signal.signal(sig, handler)
 
 
-def _instance_lock(settings: Settings) -> Any:
-    """Hold an exclusive lock on the home for the life of the server (one `civic serve` per home)."""
-    path = settings.paths.ensure().root / "serve.lock"
-    fh = path.open("a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        fh.close()
-        raise CivicError(f"another `civic serve` is already running on {settings.home}") from exc
-    return fh
-
-
 def serve(settings: Settings, *, demo: bool = True, echo: Echo = print) -> int:
-    """Prepare the home (seed, index, train as needed), then run and supervise until stopped."""
-    lock = _instance_lock(settings)
-    # SIGTERM or SIGINT while seeding or training unwinds like Ctrl-C, so `rasa train` is stopped too
+    """Prepare the home (seed, index), then run and supervise until stopped, training in the background."""
+    lock = instance_lock(settings)
+    # SIGTERM or SIGINT while seeding or indexing unwinds like Ctrl-C
     # (set explicitly: a shell's background job starts with SIGINT ignored)
     previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         started = time.monotonic()
         prepare_home(settings, demo=demo, echo=echo)
         echo(f"home ready in {time.monotonic() - started:.1f} s")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         return Supervisor(settings, echo=echo).run()
     finally:
         for sig, handler in previous.items():

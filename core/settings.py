@@ -8,6 +8,7 @@ first use (with a random engine token and staff token) and lives under the git-i
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import tomllib
@@ -15,13 +16,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path("var")
 DEFAULT_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
-
-
-class ConfigError(Exception):
-    """A setting is malformed; the message names the setting and the source."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,15 @@ class Settings:
     # a conversation's engine session is compacted (new session, slots carried over; bot/session.py) once
     # it holds this many events at the start of a turn (~7 per answered question); 0 never compacts
     max_session_events: int = 100
+    # threads that run blocking work (searches, SQLite, actions) off the app's event loop (app/workers.py)
+    worker_threads: int = 8
+    # seconds between the app's checks of the archive's change sequence (new, changed, expired documents
+    # reach the running app's search this often; retrieval/live.py)
+    index_watch_seconds: float = 1.0
     # channels
     telegram_token: str = ""
+    # key that encrypts the contact details staff may need for a follow-up (app/contacts.py); generated
+    contact_key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -92,6 +98,15 @@ class HomePaths:
         return self.root / "app.db"
 
     @property
+    def training_dir(self) -> Path:
+        """Archive-generated training files (item names, synonyms, jieba dictionary) and the progress file."""
+        return self.root / "training"
+
+    @property
+    def training_progress(self) -> Path:
+        return self.training_dir / "progress.json"
+
+    @property
     def config_file(self) -> Path:
         return self.root / "civic.toml"
 
@@ -106,8 +121,14 @@ class HomePaths:
 
 
 _ENV_PREFIX = "CIVIC_"
-_SECRET_KEYS = ("engine_token", "staff_token", "telegram_token")
-_GENERATED_SECRETS = ("engine_token", "staff_token")  # created at random when secrets.toml lacks them
+_SECRET_KEYS = ("engine_token", "staff_token", "telegram_token", "contact_key")
+_GENERATED_SECRETS = ("engine_token", "staff_token", "contact_key")  # created when secrets.toml lacks them
+
+
+def _new_secret(key: str) -> str:
+    if key == "contact_key":  # a Fernet key: 32 random bytes, url-safe base64
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+    return secrets.token_hex(24)  # never starts with "-": the token goes on a command line
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -118,6 +139,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "float":
+            return float(value)
         if kind == "Path":
             return Path(value)
         return value if kind != "str" else str(value)
@@ -140,7 +163,7 @@ def _ensure_secrets(path: Path) -> dict[str, Any]:
     if missing:
         path.parent.mkdir(parents=True, exist_ok=True)
         for key in missing:
-            data[key] = secrets.token_hex(24)  # never starts with "-": the token goes on a command line
+            data[key] = _new_secret(key)
         lines = [f'{k} = "{v}"' for k, v in data.items() if isinstance(v, str)]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         path.chmod(0o600)
@@ -152,7 +175,9 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
 
     ``home`` falls back to ``$CIVIC_HOME`` and then ``./var``.
     """
-    home_path = Path(home or os.environ.get("CIVIC_HOME") or DEFAULT_HOME).expanduser()
+    # resolved once, here: every path derived from the home is absolute, so a child process started in
+    # another working directory (the engine, training) finds the same files
+    home_path = Path(home or os.environ.get("CIVIC_HOME") or DEFAULT_HOME).expanduser().resolve()
     values: dict[str, Any] = {"home": home_path}
     paths = HomePaths(home_path)
     for key, value in _read_toml(paths.config_file).items():

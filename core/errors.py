@@ -1,8 +1,16 @@
-"""Named errors. Modules raise these; the edges translate them (CLI message, HTTP status, polite reply)."""
+"""Named errors. Modules raise these; the edges translate them (CLI message, HTTP status, polite reply).
+
+Every error the project raises on purpose is a :class:`CivicError`, so an edge needs one ``except`` clause to
+turn any of them into a clean message.
+"""
 
 
 class CivicError(Exception):
     """Base class for errors with a message fit to show an operator."""
+
+
+class ConfigError(CivicError):
+    """A setting is malformed; the message names the setting and the source."""
 
 
 class NotFound(CivicError):

@@ -5,8 +5,10 @@ A *turn* is one citizen message and the assistant's reply to it, identified by `
 twice (a queued message re-sent after a reconnect, a WeChat retry, a Telegram re-delivery) finds the turn
 already there, so the dialogue runs once and the stored reply is returned.
 
-Personal data: a message that is only a phone number or only four digits (the status check's phone
-verification) is stored masked; everything else is kept as typed so a reload can show it.
+Personal data: every message is stored masked (``core.pii``: ID numbers, phones, bank cards, e-mail become
+typed placeholders), and the four digits of a short answer (the status check's 「手机号后4位」) are
+stored as ``****``; the rest is kept as typed so a reload can show it.  The methods block: connectors call
+them with ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from core.pii import mask
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS history_turns (
@@ -44,15 +48,14 @@ CREATE TABLE IF NOT EXISTS history_feedback (
 """
 
 FEEDBACK_VALUES = frozenset({"up", "down"})
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
-_ONLY_DIGITS4 = re.compile(r"^\s*\d{4}\s*$")
+_DIGITS4 = re.compile(r"(?<!\d)\d{4}(?!\d)")
 
 
 def mask_personal(text: str) -> str:
-    """Mask what must not sit in a history table in the clear: phone numbers and bare 4-digit answers."""
-    if _ONLY_DIGITS4.match(text):
-        return "****"
-    return _PHONE.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-4:], text)
+    """What the history keeps of a message: personal data masked, and the 4 digits of a short answer (the
+    status check's verification, 「9187」 or 「尾号9187」) hidden."""
+    masked = mask(text)
+    return _DIGITS4.sub("****", masked) if len(masked) <= 12 else masked
 
 
 def _now() -> str:
