@@ -50,6 +50,18 @@ def latest_intent(tracker: Tracker) -> dict[str, Any]:
     return {"name": intent.get("name"), "confidence": round(float(intent.get("confidence") or 0.0), 4)}
 
 
+def slot_before_turn(tracker: Tracker, name: str) -> Any:
+    """The value slot ``name`` had before the latest message: its mappings may already have overwritten it
+    with what the NLU tagged in this very message."""
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    for event in reversed(events[:last_user]):
+        if event.get("event") == "slot" and event.get("name") == name:
+            return event.get("value")
+    in_this_turn = any(e.get("event") == "slot" and e.get("name") == name for e in events[last_user:])
+    return None if in_this_turn else tracker.get_slot(name)
+
+
 def intent_name(tracker: Tracker) -> str | None:
     name = latest_intent(tracker)["name"]
     return str(name) if name else None

@@ -22,7 +22,7 @@ from bot.aspects import (
     is_follow_up,
     numbered,
 )
-from bot.common import cite, entity, entity_spans, label, language, payload, user_text
+from bot.common import cite, entity, entity_spans, label, language, payload, slot_before_turn, user_text
 from bot.context import BotContext
 from core.inputs import detect_language, is_payload
 from nlu.names import names as service_names
@@ -221,8 +221,14 @@ class ActionAnswerGuide(Action):
         if aspect not in ASPECT_FIELDS:  # untagged, or tagged text no synonym maps to an aspect code
             aspect = detect_aspect(text)
         item = entity(tracker, "item")
-        doc, citation, options = self.lookup.resolve(item, text, tracker.get_slot("item"),
-                                                     tuple(entity_spans(tracker, "item")))
+        context = slot_before_turn(tracker, "item")
+        if item and not is_payload(text) and is_follow_up(text):
+            # a bare follow-up (「那要多少钱？」) names no service, so a tagged item in it is the model's
+            # mistake: the service in context stays, whatever the scores of one training (the slot mapping
+            # has already taken the mistaken value, so the context is the value before this message)
+            item = None
+        typed = tuple(entity_spans(tracker, "item"))
+        doc, citation, options = self.lookup.resolve(item, text, context, typed)
         if options:
             buttons = [{"title": h.title, "payload": payload("ask_guide", item=h.title, aspect=aspect or "")}
                        for h in options]
@@ -271,7 +277,11 @@ class ActionAnswerContact(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        item = entity(tracker, "item") or tracker.get_slot("item")
+        text = user_text(tracker)
+        tagged = entity(tracker, "item")
+        if tagged and not is_payload(text) and is_follow_up(text):
+            tagged = None  # as for guide answers: a bare follow-up names no service
+        item = tagged or slot_before_turn(tracker, "item")
         if item:
             doc, citation, _ = self.lookup.resolve(item, item, None)
             if doc is not None and citation is not None and doc.phone:

@@ -53,6 +53,20 @@ async def test_follow_up_without_a_service_answers_for_the_one_in_context(
     assert slot_events(events)["item"] == PERMIT
 
 
+async def test_a_bare_follow_up_keeps_the_service_whatever_the_model_tagged(
+    ctx: BotContext, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    """「那要多少钱？」 after the birth registration once got the school enrolment's fees: the NLU tagged an
+    item in a message that names none, and its slot mapping had overwritten the slot before the action ran."""
+    school = "义务教育阶段新生入学登记（小学、初中）"
+    earlier = [{"event": "slot", "name": "item", "value": BIRTH}]
+    t = tracker("那要多少钱？", entities=[ent("item", school)], slots={"item": school}, events=earlier)
+    events = await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_guide_fees"]
+    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-003"
+    assert slot_events(events)["item"] == BIRTH
+
+
 async def test_informal_name_and_untagged_aspect_are_understood(
     ctx: BotContext, dispatcher: CollectingDispatcher, domain: dict[str, Any]
 ) -> None:
