@@ -54,6 +54,7 @@ from connectors.history import History, Turn
 from connectors.ratelimit import RateLimiter
 from connectors.web import WebConnector
 from core.settings import Settings
+from retrieval.config import RetrievalConfig
 from retrieval.service import Retriever
 from retrieval.types import Filters, Hit
 
@@ -102,7 +103,7 @@ async def _open_retriever(app: web.Application, given: Any, archive: Archive | N
         app[STATES]["index"] = ComponentState(False, "no archive to search")
         return NoRetriever()
     try:
-        retriever = given if given is not None else Retriever(app[SETTINGS], archive)
+        retriever = given if given is not None else Retriever(RetrievalConfig.of(app[SETTINGS]), archive)
         await asyncio.to_thread(retriever.warm_up)
     except Exception as exc:
         log.exception("could not load the retrieval index")

@@ -248,8 +248,8 @@ def trained_home(work: Path, log: Callable[[str], None]) -> Path:
     training data changed since the last bench, and never half-way through by someone's edit."""
     import shutil
 
-    from civic.home import prepare_home
-    from tests.engine_fixtures import snapshot_project
+    from bench.stack import snapshot_project
+    from civic.train import prepare_and_train
 
     base = work / "trained"
     home = base / "home"
@@ -261,7 +261,7 @@ def trained_home(work: Path, log: Callable[[str], None]) -> Path:
         (home / "civic.toml").write_text(f'project_dir = "{project}"\n', encoding="utf-8")
     os.environ.setdefault("RASA_CACHE_DIRECTORY", str(REPO_ROOT / ".rasa" / "cache"))
     log(f"preparing the trained home {home} (trains only when needed)")
-    prepare_home(load_settings(home), demo=True, echo=log)
+    prepare_and_train(load_settings(home), demo=True, echo=log)
     return home
 
 
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[bench-dialogue] {msg}", file=sys.stderr, flush=True)
 
-    from tests.engine_fixtures import copy_home, start_stack
+    from bench.stack import copy_home, start_stack
 
     meta = machine()
     meta["command"] = "python -m bench.dialogue " + " ".join(argv if argv is not None else sys.argv[1:])

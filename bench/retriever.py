@@ -114,6 +114,7 @@ def _dense_count(retriever: Any) -> int:
 
 def build(size: int, work: Path) -> dict[str, Any]:
     from retrieval import passages as passages_mod
+    from retrieval.config import RetrievalConfig
     from retrieval.embedder import load_embedder
     from retrieval.service import Retriever
 
@@ -135,7 +136,7 @@ def build(size: int, work: Path) -> dict[str, Any]:
                 target += len(passages_mod.split(doc))
     t_archive = time.perf_counter() - start
     embedder = ReuseEmbedder(load_embedder(settings.embedding_model))
-    retriever = Retriever(settings, archive, embedder=embedder)
+    retriever = Retriever(RetrievalConfig.of(settings), archive, embedder=embedder)
     start = time.perf_counter()
     retriever.warm_up()  # no index yet: builds one
     t_build = time.perf_counter() - start
@@ -154,6 +155,7 @@ def build(size: int, work: Path) -> dict[str, Any]:
 def serve(work: Path) -> dict[str, Any]:
     import numpy as np
 
+    from retrieval.config import RetrievalConfig
     from retrieval.service import Retriever
 
     proc = psutil.Process()
@@ -161,7 +163,7 @@ def serve(work: Path) -> dict[str, Any]:
     archive = Archive(settings.paths.archive_db)
     before = proc.memory_info().rss / MB
     start = time.perf_counter()
-    retriever = Retriever(settings, archive)
+    retriever = Retriever(RetrievalConfig.of(settings), archive)
     retriever.warm_up()
     t_warm = time.perf_counter() - start
     after_warm = proc.memory_info().rss / MB

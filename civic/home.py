@@ -15,7 +15,9 @@ from archive.demo import is_seeded, seed_demo
 from archive.store import Archive
 from core.errors import CivicError
 from core.settings import Settings
-from retrieval.service import INDEX_FORMAT, Retriever
+from retrieval.config import RetrievalConfig
+from retrieval.lifecycle import INDEX_FORMAT
+from retrieval.service import Retriever
 
 Echo = Callable[[str], None]
 
@@ -29,7 +31,7 @@ def prepare_home(settings: Settings, *, demo: bool = True, echo: Echo = print) -
             echo("Seeding the demo corpus of 示范市 into the empty archive ...")
             totals = seed_demo(archive, max_body_chars=settings.max_body_chars).to_dict()["totals"]
             echo(f"  demo corpus: {totals}")
-        retriever = Retriever(settings, archive)  # cheap: models load only when needed
+        retriever = Retriever(RetrievalConfig.of(settings), archive)  # cheap: models load only when needed
         store = retriever.store
         if store.current() is None or store.read_meta().get("format") != INDEX_FORMAT:
             echo("Building the retrieval index ...")

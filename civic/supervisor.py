@@ -222,7 +222,8 @@ class Supervisor:
         self._serve_log = (self.paths.logs_dir / "serve.log").open("a", encoding="utf-8")
         self._say_lock = threading.Lock()
         self.answering = False
-        self.ready = False
+        self.ready = False  # /healthz says healthy now
+        self.was_ready = False  # ... and did once (a later recovery is "healthy again")
 
     # -- output ---------------------------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -290,6 +291,8 @@ class Supervisor:
         """Start the engine with the model there is; train in the background when it is missing or stale."""
         model = current_model(self.settings)
         needed, reason = needs_training(self.settings, prepare_inputs(self.settings))
+        if model is not None and not needed:
+            self.say(f"Rasa model {model.name}: {reason}")
         if model is not None:
             self.start_engine()
         if needed:
@@ -384,8 +387,11 @@ class Supervisor:
             if not ok:
                 self.say(f"Civic Assistant is answering: {self.url} (search answers until the dialogue "
                          f"engine is ready; {unhealthy_parts(body)})")
-        if ok and not self.ready:
+        if ok and not self.ready and self.was_ready:
             self.ready = True
+            self.say("healthy again")
+        elif ok and not self.ready:
+            self.ready = self.was_ready = True
             self.say(f"Civic Assistant is ready: {self.url}")
             self.say(f"  engine {self.engine_url}, home {self.paths.root}, logs {self.paths.logs_dir}")
             self.say(f"dialogue ready after {time.monotonic() - started:.1f} s; press Ctrl-C to stop")

@@ -209,6 +209,16 @@ def _prune(models_dir: Path, keep: Path) -> None:
             old.unlink(missing_ok=True)
 
 
+def prepare_and_train(settings: Settings, *, demo: bool = True, force: bool = False,
+                      echo: Echo = print, stream: bool = True) -> TrainResult:
+    """`civic train`: the home prepared (demo corpus on an empty archive, index), then the model trained in
+    the foreground when its inputs changed."""
+    from civic.home import prepare_home
+
+    prepare_home(settings, demo=demo, echo=echo)
+    return train(settings, force=force, echo=echo, stream=stream)
+
+
 def train(
     settings: Settings,
     *,

@@ -45,7 +45,7 @@ VOCAB_FILE, PARAMS_FILE = "vocab.json", "params.json"
 
 @dataclass(frozen=True)
 class LexicalParams:
-    """The few knobs of the lexical side; defaults chosen by ``retrieval.evaluate.tune`` (see bench)."""
+    """The few knobs of the lexical side; defaults chosen by ``evaluation.evaluate.tune`` (see bench)."""
 
     k1: float = 0.8
     b: float = 0.9

@@ -3,7 +3,7 @@ mark the matching words in the best passages.
 
 Fusion is a weighted sum of max-normalised scores: ``lexical/max + w · α · dense'`` where ``dense'`` is the
 cosine rescaled to [0, 1] over the dense candidates, ``α`` (``FusionParams.dense_alpha``) is tuned on a
-development set by ``retrieval.evaluate.tune`` and ``w`` is the per-query fitness weight from
+development set by ``evaluation.evaluate.tune`` and ``w`` is the per-query fitness weight from
 ``retrieval.fitness`` (0 when the embedding model cannot read the query's script, so such a model never
 moves the ranking).  A score-based fusion keeps the lexical evidence's margins, which reciprocal-rank
 fusion throws away (RRF with an unreadable model is what halved Recall@5 in the field guide).

@@ -9,7 +9,7 @@ document, and a linear model (``RerankModel``) re-orders the top ``RerankModel.d
 ``w · standardised features``.
 
 Only language-level signals are used — no word of any data set.  The model is trained by
-``python -m retrieval.rerank_train`` (listwise softmax loss, k-fold cross-validation over queries).
+``python -m evaluation.rerank_train`` (listwise softmax loss, k-fold cross-validation over queries).
 ``Retriever`` uses it when ``rerank_model.json`` exists next to this file; **none is shipped**: on the
 Taipei development set the cross-validated gain is within noise (MRR@10 +0.004, Recall@5 +0.003) and a
 model trained on other questions (corpus pseudo-queries) made the ranking worse, so learned weights are not

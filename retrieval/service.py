@@ -1,107 +1,46 @@
 """The ``Retriever`` facade (docs/ARCHITECTURE.md): one object the dialogue, the consoles and the CLI share.
 
-It composes the lexical index (``retrieval.lexical``), the dense index and embedder (``retrieval.dense``,
-``retrieval.embedder``), the fitness check (``retrieval.fitness``) and the on-disk generations
-(``retrieval.index_store``).  Heavy things load in :meth:`Retriever.warm_up`, never at import.
-
-Published, expired and abolished documents are all indexed (drafts are not): an expired document that
-best matches a question must be *recognised* so the answer can say so and point to its replacement.
-Status and validity are read from the archive at answer time, so a status change is honoured at once.
+It composes the tokenizer and the embedder (loaded in :meth:`Retriever.warm_up`, never at import), the
+index's lifecycle (``retrieval.lifecycle``: build, load, apply the archive's changes), the state a search
+reads (``retrieval.state``: one generation with its filter masks, replaced whole), the ranking
+(``retrieval.lexical``, ``retrieval.dense``, ``retrieval.ranking``, the optional learned re-ranker
+``retrieval.rerank``) and the current-document policy (``retrieval.validity``).  It takes a
+``RetrievalConfig``, not the app's settings.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import numpy as np
 
-from archive.models import DocType, Document, Status
-from core.settings import Settings
-from retrieval import passages as passages_mod
 from retrieval.citations import superseded_citation
-from retrieval.lexical import LexicalIndex, LexicalParams
-from retrieval.normalize import normalize, normalize_query
+from retrieval.config import RetrievalConfig
+from retrieval.lexical import LexicalParams
+from retrieval.lifecycle import IndexLifecycle
+from retrieval.normalize import normalize_query
 from retrieval.normalize import warm_up as warm_up_normalize
 from retrieval.ranking import DocScore, FusionParams, collapse, fuse, highlight, query_terms
 from retrieval.rerank import QueryContext, RerankModel, load_default
 from retrieval.rerank import features as rerank_features
+from retrieval.state import IndexState
 from retrieval.tokenize import Tokenizer
-from retrieval.types import BuildReport, Citation, Filters, Hit, Passage
+from retrieval.types import BuildReport, Citation, Filters, Hit
+from retrieval.validity import current_first
+from retrieval.validity import shown as shown_documents
 
 log = logging.getLogger(__name__)
 
-INDEXED = (Status.PUBLISHED, Status.EXPIRED, Status.ABOLISHED)
-PASSAGES_FILE, USER_WORDS_FILE = "passages.jsonl", "user_words.json"
-# Bump when the on-disk layout of any index component changes: an index of another format is rebuilt at
-# warm-up instead of failing to load (an upgraded app must never serve 503 because of an old ./var).
-INDEX_FORMAT = 2
+__all__ = ["Retriever"]
+
 CANDIDATES = 100  # passages taken from each index before fusion
 RERANK_DEPTH = 30  # documents whose features are computed when no model is loaded (training)
 _DEFAULT = object()
-
-
-@dataclass
-class _State:
-    """Everything one search reads; replaced as a whole on rebuild/refresh (readers never see half)."""
-
-    passages: list[Passage]
-    lexical: LexicalIndex
-    dense: Any = None  # retrieval.dense.DenseIndex | None
-    fitness: Any = None  # retrieval.fitness.FitnessReport | None
-    dense_weight: dict[str, float] = field(default_factory=dict)  # passage id -> readability weight
-    change_seq: int = 0
-    generation: int = 0
-    by_id: dict[str, Passage] = field(default_factory=dict)
-    by_doc: dict[str, list[str]] = field(default_factory=dict)
-    columns: dict[str, np.ndarray] = field(default_factory=dict)
-    masks: dict[Filters, np.ndarray] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.by_id = {p.id: p for p in self.passages}
-        self.by_doc = {}
-        for p in self.passages:
-            self.by_doc.setdefault(p.doc_id, []).append(p.id)
-        rows = [self.by_id[pid] for pid in self.lexical.ids]
-        self.columns = {
-            "type": np.array([str(p.doc_type) for p in rows], dtype=object),
-            "agency": np.array([normalize(p.issuer) for p in rows], dtype=object),
-            "topic": np.array([normalize(p.topic) for p in rows], dtype=object),
-            "audience": np.array([normalize(p.audience) for p in rows], dtype=object),
-            "issued_on": np.array([p.issued_on for p in rows], dtype=object),
-        }
-
-    def mask(self, filters: Filters | None) -> np.ndarray | None:
-        """Rows passing ``filters`` (None: all); masks are cached, the same filters recur constantly."""
-        if filters is None or filters.is_empty():
-            return None
-        cached = self.masks.get(filters)
-        if cached is None:
-            if len(self.masks) >= 64:
-                self.masks.clear()
-            cached = self.masks[filters] = self._mask(filters)
-        return cached
-
-    def _mask(self, filters: Filters) -> np.ndarray:
-        cols = self.columns
-        keep = np.ones(len(self.lexical.ids), dtype=bool)
-        if filters.type:
-            keep &= cols["type"] == str(filters.type)
-        for name in ("agency", "topic", "audience"):
-            wanted = normalize(getattr(filters, name))
-            if wanted:
-                keep &= np.fromiter((wanted in v for v in cols[name]), dtype=bool, count=len(keep))
-        if filters.issued_from:
-            keep &= np.fromiter((bool(v) and v >= filters.issued_from for v in cols["issued_on"]), bool)
-        if filters.issued_to:
-            keep &= np.fromiter((bool(v) and v <= filters.issued_to for v in cols["issued_on"]), bool)
-        return keep
 
 
 class Retriever:
@@ -109,7 +48,7 @@ class Retriever:
 
     def __init__(
         self,
-        settings: Settings,
+        config: RetrievalConfig,
         archive: Any,
         *,
         embedder: Any = None,
@@ -118,9 +57,7 @@ class Retriever:
         today: Callable[[], str] | None = None,
         reranker: RerankModel | object | None = _DEFAULT,
     ) -> None:
-        from retrieval.index_store import IndexStore
-
-        self.settings = settings
+        self.config = config
         self.archive = archive
         self.embedder = embedder
         self.lexical_params = lexical_params or LexicalParams()
@@ -131,9 +68,11 @@ class Retriever:
             load_default() if reranker is _DEFAULT else reranker  # type: ignore[assignment]
         )
         self.today = today or (lambda: date.today().isoformat())
-        self.store = IndexStore(settings.paths.index_dir)
         self.tokenizer = Tokenizer()
-        self._state: _State | None = None
+        self.lifecycle = IndexLifecycle(config, archive, self.tokenizer, self.lexical_params,
+                                        lambda: self.embedder)
+        self.store = self.lifecycle.store
+        self._state: IndexState | None = None
         self._write_lock = threading.Lock()
         self._dense_lock = threading.Lock()
         self._last_report = BuildReport()
@@ -146,24 +85,22 @@ class Retriever:
             return
         warm_up_normalize()
         self.tokenizer.warm_up()
-        use_dense = bool(self.settings.extra.get("dense", True)) and self.settings.embedding_model not in (
-            "", "none")
-        if self.embedder is None and use_dense:
+        if self.embedder is None and self.config.uses_dense:
             from retrieval.embedder import load_embedder
 
             try:
-                self.embedder = load_embedder(self.settings.embedding_model)
+                self.embedder = load_embedder(self.config.embedding_model)
             except Exception as exc:  # a missing model must not take search down: lexical still works
                 log.warning("dense retrieval disabled: %s", exc)
         self._warm = True
-        state = self._load()
+        state = self.lifecycle.load()
         if state is None:
             self.rebuild()
         else:
             self._state = state
             self.refresh()
 
-    def _ensure(self) -> _State:
+    def _ensure(self) -> IndexState:
         if not self._warm:
             self.warm_up()
         if self._state is None:
@@ -184,23 +121,7 @@ class Retriever:
             "embedding_model": getattr(self.embedder, "name", None),
         }
 
-    # building ------------------------------------------------------------------------------------------
-    def _user_words(self, docs: list[Document]) -> list[str]:
-        words = {d.issuer for d in docs if d.issuer}
-        words |= {d.title for d in docs if d.type == DocType.GUIDE}
-        words |= {k for d in docs for k in d.keywords if 2 <= len(k) <= 12}
-        return [normalize(w) for w in words]
-
-    def _dense_for(self, passages: list[Passage]) -> tuple[dict[str, float], Any]:
-        """Per-passage readability weights and the vectors of the readable passages."""
-        from retrieval.fitness import ramp
-
-        emb = self.embedder
-        weights = {p.id: ramp(1.0 - emb.unknown_share(p.searchable[:1000])) for p in passages}
-        readable = [p for p in passages if weights[p.id] > 0]
-        vecs = emb.encode([p.searchable for p in readable]) if readable else None
-        return weights, (readable, vecs)
-
+    # the index's lifecycle -----------------------------------------------------------------------------
     def rebuild(self) -> BuildReport:
         """Index every indexable document from scratch and swap the new generation in atomically."""
         if not self._warm:
@@ -208,115 +129,17 @@ class Retriever:
             self.warm_up()
             if self._last_report is not before:  # warm_up found no index and has just built one
                 return self._last_report
-        started = time.perf_counter()
         with self._write_lock:
-            seq, _ = self.archive.changes_since(2**62)
-            docs = list(self.archive.iter_documents(statuses=INDEXED))
-            self.tokenizer.add_words(self._user_words(docs))
-            passages = passages_mod.split_all(docs)
-            lexical = LexicalIndex(self.tokenizer, self.lexical_params)
-            lexical.build([p.id for p in passages], [normalize(p.searchable) for p in passages],
-                          [p.issuer for p in passages])
-            dense = fitness = None
-            weights: dict[str, float] = {}
-            if self.embedder is not None:
-                from retrieval.dense import DenseIndex
-                from retrieval.fitness import check
-
-                fitness = check(self.embedder, [p.searchable for p in passages])
-                weights, (readable, vecs) = self._dense_for(passages)
-                dense = DenseIndex.build([p.id for p in readable],
-                                         vecs if vecs is not None else np.zeros((0, self.embedder.dim)),
-                                         threshold=self.settings.dense_index_threshold)
-            with self.store.build(change_seq=seq, documents=len(docs), passages=len(passages),
-                                  format=INDEX_FORMAT) as tx:
-                self._save(tx, passages, lexical, dense, weights, fitness)
-                generation = tx.generation
-            self._state = _State(passages, lexical, dense, fitness, weights, seq, generation)
-        report = BuildReport(
-            documents=len(docs), passages=len(passages), seconds=round(time.perf_counter() - started, 3),
-            generation=str(generation), dense_enabled=dense is not None and len(dense) > 0,
-            fitness=fitness.to_dict() if fitness is not None else {},
-        )
+            self._state, report = self.lifecycle.build()
         self._last_report = report
         return report
-
-    def _save(self, tx: Any, passages: list[Passage], lexical: LexicalIndex, dense: Any,
-              weights: dict[str, float], fitness: Any) -> None:
-        extra: dict[str, dict[str, object]] = {pid: {"dense_weight": w} for pid, w in weights.items() if w}
-        passages_mod.save(passages, tx.component_dir("passages") / PASSAGES_FILE, extra)
-        lexical.save(tx.component_dir("lexical"))
-        words = json.dumps(sorted(self.tokenizer.user_words), ensure_ascii=False)
-        (tx.component_dir("lexical") / USER_WORDS_FILE).write_text(words, encoding="utf-8")
-        if dense is not None:
-            dense.save(tx.component_dir("dense"))
-        if fitness is not None:
-            tx.write_json("fitness.json", fitness.to_dict())
-
-    def _load(self) -> _State | None:
-        def load(snap: Any) -> _State | None:
-            if snap.meta.get("format") != INDEX_FORMAT:
-                log.warning("index generation %s has format %s, this code reads %s: rebuilding",
-                            snap.generation, snap.meta.get("format"), INDEX_FORMAT)
-                return None
-            pdir, ldir = snap.component("passages"), snap.component("lexical")
-            if pdir is None or ldir is None:
-                return None
-            passages, extra = passages_mod.load(pdir / PASSAGES_FILE)
-            if (ldir / USER_WORDS_FILE).exists():  # the dictionary the index was tokenised with
-                self.tokenizer.add_words(json.loads((ldir / USER_WORDS_FILE).read_text(encoding="utf-8")))
-            else:
-                self.tokenizer.add_words(self._user_words(list(self.archive.iter_documents(statuses=INDEXED))))
-            lexical = LexicalIndex.load(ldir, self.tokenizer)
-            dense = fitness = None
-            ddir = snap.component("dense")
-            if self.embedder is not None:
-                from retrieval.dense import DenseIndex
-                from retrieval.fitness import FitnessReport
-
-                if ddir is None or not snap.file("fitness.json").exists():
-                    return None  # built without a model: rebuild with the configured one
-                fitness = FitnessReport.load(snap.file("fitness.json"))
-                dense = DenseIndex.load(ddir)
-                if dense.dim != self.embedder.dim or fitness.model != self.embedder.name:
-                    return None  # the configured model changed: its vectors are not comparable
-            weights = {pid: float(str(e.get("dense_weight", 0.0))) for pid, e in extra.items()}
-            return _State(passages, lexical, dense, fitness, weights, snap.change_seq, snap.generation)
-
-        return self.store.read(load)
 
     def refresh(self) -> int:
         """Apply the archive's changes since the index was built; returns the number of documents updated."""
         state = self._ensure()
         with self._write_lock:
-            latest, changed = self.archive.changes_since(state.change_seq)
-            if not changed:
-                return 0
-            old_ids = [pid for doc_id in changed for pid in state.by_doc.get(doc_id, [])]
-            changed_set = set(changed)
-            keep = [p for p in state.passages if p.doc_id not in changed_set]
-            found = (self.archive.find(i) for i in changed)
-            docs = [d for d in found if d is not None and d.status in INDEXED]
-            self.tokenizer.add_words(self._user_words(docs))
-            new = passages_mod.split_all(docs)
-            lexical = state.lexical.clone()
-            lexical.remove(old_ids, recompute=False)
-            lexical.add([p.id for p in new], [normalize(p.searchable) for p in new], [p.issuer for p in new])
-            dense, weights = state.dense, dict(state.dense_weight)
-            for pid in old_ids:
-                weights.pop(pid, None)
-            if dense is not None and self.embedder is not None:
-                new_weights, (readable, vecs) = self._dense_for(new)
-                weights.update(new_weights)
-                with self._dense_lock:
-                    dense.remove(old_ids)
-                    if readable:
-                        dense.add([p.id for p in readable], vecs)
-            passages = keep + new
-            with self.store.update(change_seq=latest, passages=len(passages)) as tx:
-                self._save(tx, passages, lexical, dense, weights, None)
-            self._state = _State(passages, lexical, dense, state.fitness, weights, latest, state.generation)
-        return len(changed)
+            self._state, changed = self.lifecycle.apply_changes(state, self._dense_lock)
+        return changed
 
     def change_seq(self) -> int:
         """The archive change sequence the index reflects (-1 before it is loaded)."""
@@ -331,9 +154,9 @@ class Retriever:
             return 0
         return self.refresh()
 
-    # searching -----------------------------------------------------------------------------------------
+    # ranking -------------------------------------------------------------------------------------------
     def _dense_candidates(
-        self, state: _State, query: str, mask: np.ndarray | None
+        self, state: IndexState, query: str, mask: np.ndarray | None
     ) -> tuple[list[tuple[str, float]], float]:
         """Dense (passage id, cosine) candidates and the query's dense weight (α · fitness)."""
         if state.dense is None or self.embedder is None or self.fusion.dense_alpha <= 0:
@@ -395,23 +218,6 @@ class Retriever:
                 ranked = model.rerank(ranked, x)
         return ranked, coverage, dense, dense_weight
 
-    def _current_first(self, ranked: list[Any], today: str) -> list[Any]:
-        """Move the best current document ahead of a not-current top match that it nearly ties.
-
-        A citizen asking 「居住证管理办法」 wants the rules in force, not the abolished ones of the same title
-        that happen to score a little higher; a clear win of the old document (its 文号 asked for) stays.
-        """
-        top = self.archive.find(ranked[0].doc_id)
-        if top is None or top.is_current(today):
-            return ranked
-        for i, scored in enumerate(ranked[1:], start=1):
-            if scored.score < self.fusion.current_tie * ranked[0].score:
-                break
-            doc = self.archive.find(scored.doc_id)
-            if doc is not None and doc.status in INDEXED and doc.is_current(today):
-                return [scored, *ranked[:i], *ranked[i + 1:]]
-        return ranked
-
     def search(
         self, query: str, filters: Filters | None = None, top_k: int = 5, include_inactive: bool = False
     ) -> list[Hit]:
@@ -436,14 +242,8 @@ class Retriever:
             confidence = max(confidence, min(1.0, dense[0][1]) * min(1.0, dense_weight))
         hits: list[Hit] = []
         if not include_inactive:
-            ranked = self._current_first(ranked, today)
-        for rank, scored in enumerate(ranked):
-            doc = self.archive.find(scored.doc_id)
-            if doc is None or doc.status not in INDEXED:
-                continue
-            current = doc.is_current(today)
-            if not current and not include_inactive and (rank > 0 or hits):
-                continue
+            ranked = current_first(self.archive, ranked, today, self.fusion.current_tie)
+        for _, scored, doc, current in shown_documents(self.archive, ranked, today, include_inactive):
             citation = Citation.of(doc, today)
             shown = [replace(p, highlight=highlight(p.text, terms)) for p, _ in scored.passages]
             hits.append(Hit(

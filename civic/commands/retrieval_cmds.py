@@ -21,6 +21,7 @@ def _say(message: str) -> None:
 
 def _retriever(ctx: click.Context) -> tuple[Any, Any]:
     from archive.store import Archive
+    from retrieval.config import RetrievalConfig
     from retrieval.service import Retriever
 
     settings = ctx.obj.settings
@@ -28,7 +29,7 @@ def _retriever(ctx: click.Context) -> tuple[Any, Any]:
     archive = Archive(settings.paths.archive_db)
     if not settings.paths.index_dir.joinpath("CURRENT").exists():
         _say("no index yet: building it (once)…")
-    retriever = Retriever(settings, archive)
+    retriever = Retriever(RetrievalConfig.of(settings), archive)
     retriever.warm_up()
     return archive, retriever
 
@@ -130,7 +131,7 @@ def evaluate(ctx: click.Context, docs_path: Path, qrels_path: Path, as_json: boo
 
     Nothing touches the home's own archive or index. Progress goes to stderr.
     """
-    from retrieval.evaluate import KEYS, evaluate_files
+    from evaluation.evaluate import KEYS, evaluate_files
 
     result = evaluate_files(ctx.obj.settings, docs_path, qrels_path, progress=True)
     if as_json:

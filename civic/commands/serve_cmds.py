@@ -6,7 +6,6 @@ import click
 
 from civic import supervisor as serving
 from civic import train as training
-from civic.home import prepare_home
 from core.pii import install_log_masking
 from core.settings import Settings
 
@@ -40,9 +39,7 @@ def serve(
 @click.pass_context
 def train(ctx: click.Context, force: bool, no_demo: bool) -> None:
     """Train the Rasa model into <home>/models when its training data changed."""
-    settings = _settings(ctx)
-    prepare_home(settings, demo=not no_demo, echo=_echo)  # the archive the generated examples come from
-    result = training.train(settings, force=force, echo=_echo)
+    result = training.prepare_and_train(_settings(ctx), demo=not no_demo, force=force, echo=_echo)
     if not result.trained:
         click.echo(f"{result.model.name}: {result.reason} (use --force to retrain)")
 

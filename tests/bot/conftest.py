@@ -18,11 +18,16 @@ from archive.store import Archive
 from bot.context import BotContext
 from bot.texts import load_domain
 from core.settings import REPO_ROOT
+from retrieval.citations import superseded_citation
 from retrieval.types import Citation, Filters, Hit, Passage
+
+TODAY = "2026-11-25"
 
 
 class FakeRetriever:
-    """Returns the hits it was given for a query (or none); records every search."""
+    """Returns the hits it was given for a query (or none), under the rules every retriever follows
+    (tests/retrieval/contract.py: type filter, top_k, best first, a not-current document only first, with
+    its replacement); records every search."""
 
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
@@ -36,16 +41,20 @@ class FakeRetriever:
         self, query: str, filters: Filters | None = None, top_k: int = 5, include_inactive: bool = False
     ) -> list[Hit]:
         self.calls.append((query, filters))
-        hits = []
-        for doc_id, score in self.answers.get(query, [])[:top_k]:
+        hits: list[Hit] = []
+        for doc_id, score in sorted(self.answers.get(query.strip(), []), key=lambda a: -a[1]):
             doc = self.archive.get(doc_id)
-            if filters and filters.type and doc.type != filters.type:
+            if len(hits) >= top_k or (filters and filters.type and doc.type != filters.type):
+                continue
+            citation = Citation.of(doc, TODAY)
+            if not citation.is_current and hits and not include_inactive:
                 continue
             field = "materials" if doc.type == DocType.GUIDE else "section"
             text = "；".join(doc.materials) if doc.materials else doc.body[:120]
             passage = Passage(id=f"{doc.id}#0", doc_id=doc.id, field=field, text=text, title=doc.title)
             hits.append(Hit(doc_id=doc.id, doc_type=doc.type, title=doc.title, score=score,
-                            passages=[passage], citation=Citation.of(doc, "2026-11-25")))
+                            passages=[passage], citation=citation,
+                            superseded_by=superseded_citation(self.archive, doc, TODAY)))
         return hits
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from archive.store import Archive
 from core.settings import Settings
+from retrieval.config import RetrievalConfig
 from retrieval.embedder import FakeEmbedder
 from retrieval.service import Retriever
 from tests.retrieval.corpus import seed
@@ -30,7 +31,7 @@ def make_retriever(settings: Settings, archive: Archive):  # type: ignore[no-unt
     def make(**kwargs: object) -> Retriever:
         kwargs.setdefault("embedder", FakeEmbedder(unknown=is_han))  # an English-only model, like MiniLM
         kwargs.setdefault("today", lambda: TODAY)
-        r = Retriever(settings, archive, **kwargs)  # type: ignore[arg-type]
+        r = Retriever(RetrievalConfig.of(settings), archive, **kwargs)  # type: ignore[arg-type]
         r.warm_up()
         return r
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from civic.cli import cli
-from retrieval.evaluate import KEYS, load_qrels, metrics
+from evaluation.evaluate import KEYS, load_qrels, metrics
 from tests.retrieval.conftest import write_jsonl
 
 DOCS = [
@@ -79,7 +79,7 @@ def test_search_cli_builds_the_index_on_first_use(home: Path, monkeypatch: pytes
 
 @pytest.mark.model
 def test_evaluate_with_the_real_packaged_model(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
-    from retrieval.evaluate import evaluate_files
+    from evaluation.evaluate import evaluate_files
 
     rows = [*DOCS, {"id": "e1", "type": "faq", "title": "How can I renew my residence permit?",
                     "body": "Apply at the exit-entry office 30 days before the permit expires.",

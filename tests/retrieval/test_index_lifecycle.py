@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archive.models import DocType, Document, Status
+from retrieval.config import RetrievalConfig
 from retrieval.service import Retriever
 
 
@@ -55,7 +56,7 @@ def test_a_failed_rebuild_leaves_the_old_index_serving(retriever, settings, arch
         retriever.rebuild()
     monkeypatch.undo()
     assert retriever.search("结婚登记")[0].doc_id == "G-MARRY"
-    fresh = Retriever(settings, archive, embedder=retriever.embedder)
+    fresh = Retriever(RetrievalConfig.of(settings), archive, embedder=retriever.embedder)
     fresh.warm_up()
     assert fresh.info()["generation"] == before
 
@@ -72,7 +73,7 @@ def test_changing_the_embedding_model_rebuilds_instead_of_mixing_vectors(
 
 def test_rebuild_without_warm_up_still_rebuilds(retriever, settings, archive) -> None:  # type: ignore[no-untyped-def]
     before = retriever.info()["generation"]
-    cold = Retriever(settings, archive, embedder=retriever.embedder)
+    cold = Retriever(RetrievalConfig.of(settings), archive, embedder=retriever.embedder)
     report = cold.rebuild()
     assert int(report.generation) == before + 1 and report.passages > 0
 
@@ -80,7 +81,7 @@ def test_rebuild_without_warm_up_still_rebuilds(retriever, settings, archive) ->
 def test_an_index_of_another_format_is_rebuilt_at_warm_up(retriever, settings, make_retriever) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from retrieval.service import INDEX_FORMAT
+    from retrieval.lifecycle import INDEX_FORMAT
 
     before = retriever.info()["generation"]
     meta_path = settings.paths.index_dir / f"gen-{before}" / "meta.json"

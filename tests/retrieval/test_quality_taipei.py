@@ -17,7 +17,7 @@ pytestmark = pytest.mark.shared_data
 @pytest.fixture(scope="module")
 def taipei_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float | int]:
     from core.settings import load_settings
-    from retrieval.evaluate import evaluate_files
+    from evaluation.evaluate import evaluate_files
 
     docs = shared_data("taipei-faq", "docs.jsonl")
     qrels = shared_data("taipei-faq", "qrels.jsonl")

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evaluation.rerank_train import QueryData, cross_validate, fit, pseudo_queries, score
 from retrieval import rerank
 from retrieval.ranking import DocScore
 from retrieval.rerank import FEATURES, QueryContext, RerankModel, features
-from retrieval.rerank_train import QueryData, cross_validate, fit, pseudo_queries, score
 from retrieval.types import DocType, Passage
 
 COL = {name: i for i, name in enumerate(FEATURES)}

@@ -1,7 +1,7 @@
 """Train and cross-validate the learned re-ranker (retrieval.rerank) on a development set.
 
-    python -m retrieval.rerank_train --docs D --qrels Q [--cv 5] [--out retrieval/rerank_model.json]
-    python -m retrieval.rerank_train --docs D --qrels Q --pseudo 1500   # self-supervised, see below
+    python -m evaluation.rerank_train --docs D --qrels Q [--cv 5] [--out retrieval/rerank_model.json]
+    python -m evaluation.rerank_train --docs D --qrels Q --pseudo 1500   # self-supervised, see below
 
 The hand-set pipeline ranks every query once (re-ranker off) and the feature matrix of its best
 ``--depth`` documents is kept.  A linear model is fitted with a listwise softmax loss (the relevant
@@ -30,7 +30,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from core.settings import Settings
-from retrieval.evaluate import load_qrels, metrics, open_throwaway
+from evaluation.evaluate import load_qrels, metrics, open_throwaway
 from retrieval.rerank import FEATURES, MODEL_FILE, RerankModel
 
 
@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from core.settings import load_settings
 
-    parser = argparse.ArgumentParser(prog="python -m retrieval.rerank_train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m evaluation.rerank_train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=Path, required=True)
     parser.add_argument("--qrels", type=Path, required=True)
@@ -194,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         say(json.dumps(report))
         if args.out:
             source = "pseudo-queries" if args.pseudo else "development queries"
-            cmd = "python -m retrieval.rerank_train --docs D --qrels Q" + (
+            cmd = "python -m evaluation.rerank_train --docs D --qrels Q" + (
                 f" --pseudo {args.pseudo}" if args.pseudo else "") + f" --depth {args.depth} --l2 {args.l2}"
             model = RerankModel(model.names, model.mean, model.scale, model.coef, model.depth,
                                 {"trained_on": source, "command": cmd + f" --out {args.out}", **report})

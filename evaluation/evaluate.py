@@ -111,6 +111,7 @@ def open_throwaway(settings: Settings, docs_path: Path, home: Path, progress: bo
                    **retriever_kwargs: Any) -> tuple[Any, Any]:
     """An archive holding ``docs_path`` and a warmed-up Retriever over it, both under ``home``."""
     from archive.store import Archive
+    from retrieval.config import RetrievalConfig
     from retrieval.service import Retriever
 
     say = _progress(progress)
@@ -121,7 +122,7 @@ def open_throwaway(settings: Settings, docs_path: Path, home: Path, progress: bo
     count = import_docs(archive, docs_path, progress=progress)
     say(f"imported {count} documents in {time.perf_counter() - start:.1f}s")
     start = time.perf_counter()
-    retriever = Retriever(local, archive, **retriever_kwargs)
+    retriever = Retriever(RetrievalConfig.of(local), archive, **retriever_kwargs)
     retriever.warm_up()
     info = retriever.info()
     say(f"indexed {info['passages']} passages in {time.perf_counter() - start:.1f}s "
@@ -188,12 +189,12 @@ def _parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m retrieval.evaluate --docs D --qrels Q [--grid k1=0.6,0.8 expand_alpha=0.5,0.9 ...]``"""
+    """``python -m evaluation.evaluate --docs D --qrels Q [--grid k1=0.6,0.8 expand_alpha=0.5,0.9 ...]``"""
     import argparse
 
     from core.settings import load_settings
 
-    parser = argparse.ArgumentParser(prog="python -m retrieval.evaluate", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m evaluation.evaluate", description=main.__doc__)
     parser.add_argument("--docs", type=Path, required=True)
     parser.add_argument("--qrels", type=Path, required=True)
     parser.add_argument("--grid", nargs="*", default=[], help="FIELD=v1,v2 for LexicalParams/FusionParams")
