@@ -40,6 +40,7 @@ class ActionRunner:
     """Every action of the bot, run off the event loop."""
 
     def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
         self.executor = ActionExecutor()
         for action in build_actions(ctx):
             self.executor.register_action(action)
