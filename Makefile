@@ -6,7 +6,7 @@ HOME_DIR ?= var
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu clean
+.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,12 @@ bench-dialogue: setup  ## dialogue: /api/chat vs bare Rasa turn (1/10/50 session
 
 bench-nlu: setup  ## NLU: quick linear-model estimate of the intent cross-validation (seconds; bench/NLU_REPORT.md)
 	$(PY) -m bench.nlu_quick --curve --report
+
+bench-training: setup  ## training from scratch, model load, engine CPU per turn, 5-fold CV into bench/TRAINING.md
+	$(PY) -m bench.training --cv
+
+bench-first-answer:  ## fresh clone -> README's `make run` -> first cited answer, into bench/FIRST_ANSWER.md
+	python3 bench/first_answer.py
 
 clean:  ## remove the demo data directory (keeps the virtualenvs)
 	rm -rf $(HOME_DIR)

@@ -3,11 +3,12 @@
 Rasa's ``SQLTrackerStore`` loads every event of the current session on each turn (a query, a JSON decode per
 event, a replay of all of them) and counts the stored events again before saving: ~40 % of the engine's CPU
 for a short rule turn here (bench/TRAINING.md).  This store keeps the trackers of recent conversations in
-memory and reuses one only when the database still ends where it ended when it was stored: the last event id
-of the sender (one indexed ``max(id)`` query) and the tracker's own event count must both match.  So a turn
-saved by another engine replica on the same database (PostgreSQL; the lock store orders the turns of one
-conversation), a turn that failed before saving, or a new session (which Rasa loads from its start) all make
-it load from the database as before.
+memory and reuses one only when the database still holds what it held when the tracker was stored: the
+sender's number of rows (one ``count`` over the sender index) and the tracker's own event count must both
+match.  So a turn saved by another engine replica on the same database (PostgreSQL; the lock store orders
+the turns of one conversation), a turn that failed before saving, or a new session (which Rasa loads from its
+start) all make it load from the database as before.  A new conversation is written without Rasa's count of
+what is stored (there is nothing).
 
 On SQLite the connection also runs in WAL mode with ``synchronous=NORMAL``: a commit no longer waits for a
 disk flush (a crash of the machine may lose the last turns; a crash of the process loses nothing).
@@ -32,9 +33,9 @@ CACHED_TRACKERS = 2000
 
 @dataclass
 class _Cached:
-    tracker: DialogueStateTracker
+    tracker: DialogueStateTracker | None  # None: the sender had no events when asked (a new conversation)
     events: int  # len(tracker.events) when it matched the database
-    last_id: int  # the sender's last event id in the database then
+    rows: int  # the sender's rows in the database then
 
 
 class CivicTrackerStore(SQLTrackerStore):
@@ -46,53 +47,60 @@ class CivicTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             self.engine.dispose()  # connections opened from now on get the pragmas
 
-    def _last_id(self, session: Any, sender_id: str) -> int:
-        found = session.query(sa.func.max(self.SQLEvent.id)).filter(
+    def _rows(self, session: Any, sender_id: str) -> int:
+        found = session.query(sa.func.count(self.SQLEvent.id)).filter(
             self.SQLEvent.sender_id == sender_id).scalar()
         return int(found or 0)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         cached = self._cache.get(sender_id)
         with self.session_scope() as session:
-            last_id = self._last_id(session, sender_id)
-            unchanged = cached is not None and cached.last_id == last_id
-            if cached is not None and unchanged and len(cached.tracker.events) == cached.events:
+            rows = self._rows(session, sender_id)
+            if (cached is not None and cached.tracker is not None and cached.rows == rows
+                    and len(cached.tracker.events) == cached.events):
                 self._cache.move_to_end(sender_id)
                 return cached.tracker
-            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
-        self._cache.pop(sender_id, None)
-        if not (self.domain and rows):
+            stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all() \
+                if rows else []
+        if not (self.domain and stored):
+            self._remember(sender_id, _Cached(None, 0, rows))  # a conversation about to be created
             return None
-        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(r.data) for r in rows],
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(r.data) for r in stored],
                                                  self.domain.slots)
-        self._remember(sender_id, _Cached(tracker, len(tracker.events), last_id))
+        self._remember(sender_id, _Cached(tracker, len(tracker.events), rows))
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         cached = self._cache.get(tracker.sender_id)
-        if cached is None or cached.tracker is not tracker:
+        if cached is not None and cached.tracker is tracker:
+            stored = cached.events  # the events of this object already in the database
+        elif cached is not None and cached.tracker is None and cached.rows == 0:
+            stored = 0  # a new conversation: all its events are new
+        else:
             self._cache.pop(tracker.sender_id, None)
             await super().save(tracker)  # counts what is stored, as Rasa does
             return
         await self.stream_events(tracker)
-        new = list(tracker.events)[cached.events:]
-        with self.session_scope() as session:
-            rows = [self._row(tracker.sender_id, event) for event in new]
-            session.add_all(rows)
-            session.commit()
-            last_id = max((int(r.id) for r in rows), default=cached.last_id)
+        new = list(tracker.events)[stored:]
+        if new:  # one executemany of plain rows: the ORM's bookkeeping per event costs more than the insert
+            rows = [self._row(tracker.sender_id, e) for e in new]
+            with self.session_scope() as session:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+                session.commit()
         if any(isinstance(event, SessionStarted) for event in new):
-            self._cache.pop(tracker.sender_id, None)  # Rasa loads a new session from its start
+            self._cache.pop(tracker.sender_id, None)  # a new session: Rasa loads it from its start
         else:
-            self._remember(tracker.sender_id, _Cached(tracker, len(tracker.events), last_id))
+            self._remember(tracker.sender_id, _Cached(tracker, len(tracker.events), cached.rows + len(new)))
 
-    def _row(self, sender_id: str, event: Any) -> Any:
+    @staticmethod
+    def _row(sender_id: str, event: Any) -> dict[str, Any]:
+        """The columns SQLTrackerStore.save writes for one event."""
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get("name"),
-            action_name=data.get("name"), data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+            "action_name": data.get("name"), "data": json.dumps(data),
+        }
 
     def _remember(self, sender_id: str, entry: _Cached) -> None:
         self._cache[sender_id] = entry
