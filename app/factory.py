@@ -167,7 +167,7 @@ def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
             if opened is not None:
                 bot = BotContext(archive=opened, retriever=found, conversations=conversations,
                                  tuning=Tuning.from_extra(settings.extra))
-                app[ACTIONS] = ActionRunner(bot)
+                app[ACTIONS] = ActionRunner(bot, domain)
                 standby = Standby(bot, domain)
             else:
                 log.warning("no archive: the action endpoint answers 503 until the app restarts with one")

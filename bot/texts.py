@@ -1,6 +1,8 @@
 """Reading the domain's responses from Python without putting any text in Python.
 
-Actions get the domain (with its responses) in every call; ChatService reads the domain files once.
+The app reads the domain files once (``load_domain``) and hands the domain to every action call itself: the
+engine does not serialise and send its whole domain with each call (``enable_selective_domain`` in
+endpoints.yml), which cost it several milliseconds per action.
 A response variant is chosen the way Rasa chooses it: the variant whose ``language`` slot condition
 matches, else the variant without conditions.
 """
@@ -36,13 +38,17 @@ def text(domain: dict[str, Any], name: str, language: str | None, **values: Any)
 
 
 def load_domain(domain_path: Path) -> dict[str, Any]:
-    """Merge a domain file or a directory of domain files: the responses (what ``pick`` reads) and the
-    ``session_config`` (the session expiry the app's compaction follows)."""
+    """Merge a domain file or a directory of domain files the way Rasa does: lists (intents, entities,
+    actions) are joined, mappings (responses, slots, forms, session_config) merged."""
     files = sorted(domain_path.glob("*.yml")) if domain_path.is_dir() else [domain_path]
-    responses: dict[str, Any] = {}
-    session_config: dict[str, Any] = {}
+    merged: dict[str, Any] = {"responses": {}, "session_config": {}, "slots": {}, "forms": {}}
     for path in files:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        responses.update(data.get("responses") or {})
-        session_config.update(data.get("session_config") or {})
-    return {"responses": responses, "session_config": session_config}
+        for key, value in data.items():
+            if isinstance(value, dict):
+                merged.setdefault(key, {}).update(value)
+            elif isinstance(value, list):
+                merged.setdefault(key, []).extend(v for v in value if v not in merged.get(key, []))
+            else:
+                merged[key] = value
+    return merged

@@ -71,3 +71,24 @@ async def test_webhook_refuses_forwarded_requests_and_unknown_actions(
     assert unknown.status == 404
     broken = await client.post("/webhook", data=b"not json")
     assert broken.status == 400
+
+
+async def test_an_action_call_without_the_domain_gets_the_apps(
+    settings: Settings, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    """The engine sends no domain (enable_selective_domain): labels and the form's slots come from the
+    domain the app read at start-up."""
+    client = await client_for(settings, tmp_path, aiohttp_client)
+    call = action_call("action_answer_guide", "结婚登记多少钱",
+                       [{"entity": "item", "value": "结婚登记"}, {"entity": "aspect", "value": "fees"}], {})
+    del call["domain"]
+    body = await (await client.post("/webhook", json=call)).json()
+    titles = [b["title"] for b in body["responses"][0]["buttons"]]
+    assert "所需材料" in titles  # a label from domain/responses_guide.yml
+    form = action_call("validate_status_form", "HD202610120003", [], {"requested_slot": "app_no"})
+    del form["domain"]
+    form["tracker"]["active_loop"] = {"name": "status_form"}
+    form["tracker"]["events"].append({"event": "slot", "name": "app_no", "value": "HD202610120003"})
+    form["tracker"]["slots"]["app_no"] = "HD202610120003"
+    validated = await (await client.post("/webhook", json=form)).json()
+    assert {"event": "slot", "name": "app_no", "value": "HD202610120003"}.items() <= validated["events"][0].items()
