@@ -34,6 +34,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from core.inputs import LANGUAGES, conversation_language
+from engine import validation
+
+validation.install()  # this module is what the engine loads of ours first (credentials.yml)
 
 LANGUAGE_SLOT = "language"
 STAND_IN_INTENTS = frozenset({"inform"})

@@ -34,3 +34,9 @@ def test_the_tracker_store_cache_never_serves_a_stale_tracker(home: Path) -> Non
     result = in_engine(home, "check_tracker_store.py")
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert result.stdout.count("ok ") == 6
+
+
+def test_action_responses_are_validated_as_rasa_does(home: Path) -> None:
+    result = in_engine(home, "check_validation.py")
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert "same 6/6" in result.stdout
