@@ -36,6 +36,7 @@ class _Cached:
     tracker: DialogueStateTracker | None  # None: the sender had no events when asked (a new conversation)
     events: int  # len(tracker.events) when it matched the database
     rows: int  # the sender's rows in the database then
+    created: bool = False  # created in this process (not loaded): its first session may start in memory
 
 
 class CivicTrackerStore(SQLTrackerStore):
@@ -73,9 +74,9 @@ class CivicTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         cached = self._cache.get(tracker.sender_id)
         if cached is not None and cached.tracker is tracker:
-            stored = cached.events  # the events of this object already in the database
+            stored, created = cached.events, cached.created  # this object's events already in the database
         elif cached is not None and cached.tracker is None and cached.rows == 0:
-            stored = 0  # a new conversation: all its events are new
+            stored, created = 0, True  # a new conversation: all its events are new
         else:
             self._cache.pop(tracker.sender_id, None)
             await super().save(tracker)  # counts what is stored, as Rasa does
@@ -87,10 +88,14 @@ class CivicTrackerStore(SQLTrackerStore):
             with self.session_scope() as session:
                 session.execute(self.SQLEvent.__table__.insert(), rows)
                 session.commit()
-        if any(isinstance(event, SessionStarted) for event in new):
-            self._cache.pop(tracker.sender_id, None)  # a new session: Rasa loads it from its start
+        sessions = sum(isinstance(event, SessionStarted) for event in tracker.events)
+        if any(isinstance(event, SessionStarted) for event in new) and (not created or sessions > 1):
+            # a new session of a stored conversation: Rasa loads it from its start (the first session of a
+            # conversation created here holds nothing before it but the creation's own action_listen)
+            self._cache.pop(tracker.sender_id, None)
         else:
-            self._remember(tracker.sender_id, _Cached(tracker, len(tracker.events), cached.rows + len(new)))
+            entry = _Cached(tracker, len(tracker.events), cached.rows + len(new), created)
+            self._remember(tracker.sender_id, entry)
 
     @staticmethod
     def _row(sender_id: str, event: Any) -> dict[str, Any]:
