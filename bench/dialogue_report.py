@@ -145,9 +145,9 @@ def render(meta: dict[str, Any], summary: dict[str, Any], opts: Options) -> str:
         f"Command: `{meta['command']}` (`make bench-dialogue`, also run by `make bench`).",
         "",
         "- **bare**: `POST /webhooks/rest/webhook` on the engine with 「" + GREETING + "」, the rule "
-        "`greet -> utter_greet` (the engine still calls the app's `/webhook` once per turn for the "
-        "`language` slot's custom mapping `action_detect_language`, as every turn in this project does).",
-        "- **full**: `POST /api/chat` on the app with 「" + GUIDE_QUESTION + "」: app -> Rasa REST channel "
+        "`greet -> utter_greet`: NLU, two policy predictions and the tracker store, no action call.",
+        "- **full**: `POST /api/chat` on the app with 「" + GUIDE_QUESTION + "」: app -> the engine's `civic` "
+        "channel "
         "-> `action_answer_guide` in the app's `/webhook` -> retrieval (the tagged item 「出国」 names no "
         "service) -> reply with the guide's card and a citation (checked before measuring).",
         f"- Single client: {opts.single_turns} turns per round, a new sender every {opts.per_session} turns. "
