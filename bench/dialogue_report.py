@@ -148,7 +148,8 @@ def render(meta: dict[str, Any], summary: dict[str, Any], opts: Options) -> str:
         "`greet -> utter_greet`: NLU, two policy predictions and the tracker store, no action call.",
         "- **full**: `POST /api/chat` on the app with 「" + GUIDE_QUESTION + "」: app -> the engine's "
         "`civic` channel -> `action_answer_guide` in the app's `/webhook` -> retrieval (the tagged item "
-        "「出国」 names no service) -> reply with the guide's card and a citation (checked before measuring).",
+        "「出国」 names no service) -> reply with the guide's card and a citation (checked before "
+        "measuring).",
         f"- Single client: {opts.single_turns} turns per round, a new sender every {opts.per_session} turns. "
         f"Concurrent: N sessions (distinct senders) each sending {opts.per_session} turns back to back, all "
         f"started at once; turns/s = all turns / wall time. {opts.rounds} rounds; latencies pooled over the "
