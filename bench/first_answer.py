@@ -93,8 +93,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "FIRST_ANSWER.md")
     args = parser.parse_args()
     if args.here:
-        result = measure(ROOT, args.timeout, ROOT / "var-make-run.log")
+        log = Path(tempfile.mkdtemp(prefix="civic-make-run-")) / "make-run.log"
+        result = measure(ROOT, args.timeout, log)
         print(json.dumps(result))
+        if result["dialogue_s"] is None:
+            print(log.read_text(errors="replace")[-4000:])
         return 0 if (result["dialogue_s"] is not None or not args.check) else 1
     work = Path(tempfile.mkdtemp(prefix="civic-first-answer-"))
     os.environ["UV_CACHE_DIR"] = str(work / "uv-cache")  # a cold cache: the packages come from the index
