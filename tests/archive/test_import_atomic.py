@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import select
 import signal
+import struct
 import subprocess
+import termios
 import time
 from pathlib import Path
 
@@ -76,19 +82,43 @@ def test_earlier_files_stay_when_a_later_file_dies(
         assert [d.id for d in reopened.iter_documents()] == ["a1", "a2"]
 
 
+def read_some(fd: int) -> bytes:
+    """What the terminal shows within 0.2 s (b"" once the child closed its side: EIO on Linux)."""
+    if not select.select([fd], [], [], 0.2)[0]:
+        return b""
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return b""
+
+
 def test_ctrl_c_on_the_real_command_rolls_back_the_file(home: Path, tmp_path: Path) -> None:
-    """SIGINT to a running `civic import` leaves the archive as before the file, and exits 130."""
+    """SIGINT to a running `civic import` leaves the archive as before the file, and exits 130.
+
+    The signal goes when a user would press Ctrl-C: once the progress bar is on the terminal (a pty),
+    so a slow start-up on a loaded machine cannot make it land before the import began.
+    """
     civic = str(REPO_ROOT / ".venv" / "bin" / "civic")
     small = write_jsonl(tmp_path / "small.jsonl", [record("keep1"), record("keep2")])
     assert subprocess.run([civic, "--home", str(home), "import", str(small)], timeout=120).returncode == 0
     big = write_jsonl(tmp_path / "big.jsonl", [record(f"big{i:06d}") for i in range(60_000)])
+    master, slave = pty.openpty()
+    # a terminal has a size; tqdm draws nothing on a 0-column pty
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     proc = subprocess.Popen(
-        [civic, "--home", str(home), "import", str(big)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [civic, "--home", str(home), "import", str(big)], stdout=subprocess.PIPE, stderr=slave
     )
-    time.sleep(1.5)
-    assert proc.poll() is None, "the import finished before it could be interrupted"
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"rec" not in seen and time.monotonic() < deadline and proc.poll() is None:
+        seen += read_some(master)
+    assert proc.poll() is None, f"the import finished before it could be interrupted: {seen!r}"
+    assert b"big.jsonl" in seen, seen
     proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=120)
+    proc.communicate(timeout=120)
+    err = seen + read_some(master)
+    os.close(master)
     assert proc.returncode == 130, err
     with Archive(home / "archive.db") as archive:
         assert [d.id for d in archive.iter_documents()] == ["keep1", "keep2"]
