@@ -70,9 +70,14 @@ _BRACKETS = str.maketrans({"[": "〔", "]": "〕", "［": "〔", "］": "〕", "
                            "）": "〕", "號": "号", "發": "发", "辦": "办", "規": "规"})
 
 
+# a 文号's year and number, however the brackets are written or left out: 〔2024〕9号, [2024]9號, 2024年第9号
+_YEAR_NUMBER = re.compile(r"〔?(\d{4})(?:〕|年)?第?0*(\d{1,4})号")
+
+
 def normalise_doc_no(doc_no: str) -> str:
-    """「示府规[2019]3號」 and 「示府规〔2019〕3号」 are the same 文号."""
-    return to_simplified(re.sub(r"\s+", "", doc_no)).translate(_BRACKETS)
+    """「示府规[2019]3號」, 「示府规2019年第3号」 and 「示府规〔2019〕3号」 are the same 文号."""
+    text = to_simplified(re.sub(r"\s+", "", doc_no)).translate(_BRACKETS)
+    return _YEAR_NUMBER.sub(lambda m: f"〔{m[1]}〕{m[2]}号", text)
 
 
 def _pattern(name: str) -> re.Pattern[str]:
@@ -111,6 +116,17 @@ class NameIndex:
         patterns = {name: _pattern(name) for name in every if len(name) >= 2}
         folded = {name.lower(): name for name in every if name.isascii()}
         return cls(seq, unique, shared, doc_nos, patterns, folded)
+
+    def doc_nos_in(self, text: str) -> list[str]:
+        """The ids of the policies whose 文号 ``text`` writes out, in order, in whatever bracket style
+        (「示府规2024年9号那个文件说的啥」): each year-and-number written there, joined to its issuer's code
+        just before it, looked up among the 文号 the archive holds."""
+        text = normalise_doc_no(text)
+        found = []
+        for match in re.finditer(r"〔\d{4}〕\d{1,4}号", text):
+            head = text[: match.end()]
+            found += [doc_id for key, doc_id in self.doc_nos.items() if head.endswith(key)]
+        return list(dict.fromkeys(found))
 
     def canonical(self, name: str) -> str:
         """``name`` as the index stores it: 「Residence Permit」 -> 「residence permit」; Chinese as given."""
@@ -180,6 +196,11 @@ class BotContext:
     def policy_by_doc_no(self, doc_no: str) -> Document | None:
         doc_id = self.names().doc_nos.get(normalise_doc_no(doc_no))
         return self.archive.find(doc_id) if doc_id else None
+
+    def policies_cited_in(self, text: str) -> list[Document]:
+        """The policies whose 文号 appear in ``text`` (NameIndex.doc_nos_in)."""
+        found = (self.archive.find(i) for i in self.names().doc_nos_in(text))
+        return [d for d in found if d is not None]
 
     def successor(self, doc: Document) -> Document | None:
         """The document that replaces one no longer in force (retrieval's one rule for it)."""

@@ -67,9 +67,11 @@ class GuideLookup:
                 query = mention
         found = self._by_name(query)
         if found is not None:
-            if found[0] is not None and fresh and not is_payload(text):
-                return self._more_specific(found[0], query, text, typed) or found
-            return found
+            if fresh and not is_payload(text) and to_simplified(text).strip() != query:
+                if found[0] is not None:
+                    return self._more_specific(found[0], query, text, typed) or found
+                return self._rank_shared(found[2], text)
+            return found[0], found[1], found[2][:3]
         # a fragment no guide is called by (「驾照」): the whole question says which service it means
         # in Chinese: guides are written in Chinese, while an English question reaches a guide only through
         # its English names, so there the fragment's own search stays
@@ -116,13 +118,33 @@ class GuideLookup:
             return None
         return doc, hits[0].citation, []
 
+    def _rank_shared(
+        self, sharing: list[Option], text: str
+    ) -> tuple[Document | None, Citation | None, list[Option]]:
+        """The guides sharing the name a question uses, ranked by a search of the whole question.
+
+        「我爸下个月退休，养老金咋申请」 uses 「退休」, which the pension and the retirement withdrawal of the
+        housing fund share; the rest of the question says which: its best guide among them is answered when
+        the runner-up scores below the ambiguity ratio of it, else the top three are offered in that order.
+        """
+        hits = self._unique(self.ctx.retriever.search(text, GUIDES, top_k=10))
+        scores = {h.doc_id: h.score for h in hits}
+        ranked = sorted(sharing, key=lambda o: -scores.get(o.citation.id, 0.0))  # stable: archive order
+        best, runner_up = (scores.get(o.citation.id, 0.0) for o in ranked[:2])  # sharing: two or more
+        if best > 0 and runner_up < self.ctx.tuning.ambiguity_ratio * best:
+            doc = self.ctx.archive.find(ranked[0].citation.id)
+            if doc is not None:
+                return doc, ranked[0].citation, []
+        return None, None, ranked[:3]
+
     def _by_name(self, name: str) -> tuple[Document | None, Citation | None, list[Option]] | None:
+        """The guide called ``name``, or every guide sharing it as options (GuideLookup ranks them)."""
         exact = self.ctx.guide_by_title(name)
         if exact is not None:
             return exact, self.ctx.citation(exact), []
         sharing = self.ctx.guides_named(name)
         if len(sharing) > 1:
-            return None, None, [Option(d.title, self.ctx.citation(d)) for d in sharing[:3]]
+            return None, None, [Option(d.title, self.ctx.citation(d)) for d in sharing]
         return None
 
     def _by_fragment(self, fragment: str) -> tuple[Document | None, Citation | None, list[Option]]:

@@ -40,6 +40,9 @@ class ActionAnswerPolicy(Action):
             doc = self.ctx.policy_by_doc_no(candidate)
             if doc is not None:
                 return doc, []
+        # a 文号 the regex did not see, written without its brackets: 「示府规2024年9号」
+        for doc in self.ctx.policies_cited_in(user_text(tracker)):
+            return doc, []
         doc_no = entity(tracker, "doc_no")
         if doc_no:
             hits = self.ctx.retriever.search(doc_no, Filters(type=DocType.POLICY), top_k=10,

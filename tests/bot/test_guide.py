@@ -91,6 +91,31 @@ async def test_a_name_several_guides_share_offers_them_as_buttons(
     assert "item" not in slot_events(events)
 
 
+async def test_the_whole_question_picks_among_guides_sharing_a_name(
+    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    """「提公积金」 is shared; the rest of the question (「买房」) makes one clearly best: it is answered."""
+    text = "买房了想提公积金要什么材料"
+    retriever.add(text, ("SF-G-015", 0.6), ("SF-G-014", 0.2), ("SF-G-016", 0.1))
+    t = tracker(text, entities=[ent("item", "提公积金"), ent("aspect", "materials")])
+    events = await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_guide_materials"]
+    assert dispatcher.messages[0]["custom"]["citations"][0]["id"] == "SF-G-015"
+    assert slot_events(events)["item"] == ctx.archive.find("SF-G-015").title  # type: ignore[union-attr]
+
+
+async def test_guides_sharing_a_name_that_score_close_are_offered_best_first(
+    ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    text = "提公积金要什么材料啊"
+    retriever.add(text, ("SF-G-016", 0.50), ("SF-G-015", 0.48))
+    t = tracker(text, entities=[ent("item", "提公积金"), ent("aspect", "materials")])
+    await run(ActionAnswerGuide(ctx), dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_guide_which"]
+    cited = [c["id"] for c in dispatcher.messages[0]["custom"]["citations"]]
+    assert cited[:2] == ["SF-G-016", "SF-G-015"] and len(cited) == 3
+
+
 async def test_retrieval_finds_the_guide_when_no_name_matches(
     ctx: BotContext, retriever: FakeRetriever, dispatcher: CollectingDispatcher, domain: dict[str, Any]
 ) -> None:

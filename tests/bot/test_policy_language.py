@@ -55,3 +55,23 @@ async def test_nothing_found_says_so(ctx: BotContext, domain: dict[str, Any]) ->
     dispatcher = CollectingDispatcher()
     await ActionAnswerPolicy(ctx).run(dispatcher, tracker("火星移民政策", "ask_policy"), domain)
     assert responses(dispatcher) == ["utter_policy_not_found"]
+
+
+async def test_a_doc_no_written_without_brackets_is_found_in_the_text(
+    ctx: BotContext, retriever: FakeRetriever, domain: dict[str, Any]
+) -> None:
+    """「示府规2024年9号」 is 示府规〔2024〕9号 although no regex saw it; retrieval is not asked at all."""
+    dispatcher = CollectingDispatcher()
+    t = tracker("示府规2024年第09号那个文件说的啥", "ask_policy")
+    await ActionAnswerPolicy(ctx).run(dispatcher, t, domain)
+    assert responses(dispatcher) == ["utter_policy_found"]
+    assert dispatcher.messages[0]["doc_no"] == "示府规〔2024〕9号"
+    assert retriever.calls == []
+
+
+def test_doc_nos_in_a_text_need_the_issuer_code_and_a_known_number(ctx: BotContext) -> None:
+    names = ctx.names()
+    assert names.doc_nos_in("查一下示府規[2024]9號和示府规2025年5号") == ["SF-P-006", "SF-P-002"]
+    # a date (「2024年9号」 with no issuer code before it) and an unknown number are no 文号
+    assert names.doc_nos_in("我2024年9号去办的") == []
+    assert names.doc_nos_in("示府规2024年99号") == []
