@@ -7,9 +7,11 @@ Two things make citizens' short messages hard to tell apart with bag-of-n-gram f
   message is featurized like its Simplified twin; the token's text and offsets stay those of the message,
   so entities are still cut from what the citizen typed.
 - **Negation.** 「有帮助」 (feedback_good) and 「没有帮助」 (feedback_bad) share the word 帮助 and all its
-  character n-grams.  Every word after a negation cue, up to the next punctuation mark, gets the prefix
-  :data:`NEGATED` (「没有 ¬帮助」), so the model can learn that 帮助 praises and ¬帮助 complains.  Words that
-  carry their own negation (「不靠谱」「没用」) are left as they are.
+  character n-grams.  The (at most :data:`SCOPE`) words after a negation cue, within its clause, get the
+  prefix :data:`NEGATED` (「没有 ¬帮助」), so the model can learn that 帮助 praises and ¬帮助 complains.
+  Words that merely begin with 不/没/无 (「不靠谱」「没用」, but also 「不动产」「不见了」) are left as they
+  are and open no scope: 「不动产登记要什么材料」 and 「身份证不见了怎么补办」 are no negations, and a
+  scope to the clause end had turned their 登记/材料/补办 into words no service question uses.
 
 Measured on the training data of ``783a372`` (bench/NLU_REPORT.md): intent macro-F1 0.824 → 0.843 on the
 quick estimate (``make bench-nlu``), 0.787 → 0.809 with DIET on a fixed split.
@@ -23,16 +25,16 @@ from retrieval.normalize import to_simplified
 
 NEGATED = "¬"
 
-# Cues whose scope runs to the end of the clause.  Chinese cues are Simplified (lemmas are converted first);
-# English ones are lower case, as jieba splits 「don't」 into 「don」 「'」 「t」.
+# Cues that negate the next SCOPE words of their clause.  Chinese cues are Simplified (lemmas are converted
+# first); English ones are lower case, as jieba splits 「don't」 into 「don」 「'」 「t」.
 _CUES = frozenset(
     {
         "不", "没", "没有", "无", "毫无", "别", "非", "未", "不是", "不太", "不怎么", "不够", "一点",
         "not", "no", "never", "don", "doesn", "didn", "isn", "wasn", "aren", "cannot", "nothing", "hardly",
     }
 )
-# Words starting with these are negated in themselves (不靠谱, 没用, 无效) and open a scope too.
-_NEGATING_HEADS = ("不", "没", "无")
+# How many words after a cue are negated: 「没有 ¬什么 ¬帮助」, 「不是 ¬很 ¬有用」.
+SCOPE = 2
 _CLAUSE_END = re.compile(r"[，。！？、；：,.!?;:~～…\n]+")
 
 
@@ -60,16 +62,20 @@ def simplified(text: str) -> str:
 
 
 def mark_negation(words: list[str]) -> list[str]:
-    """``words`` (lower-case, Simplified) with every word inside a negation's scope prefixed by NEGATED."""
+    """``words`` (lower-case, Simplified) with the words in a negation's scope prefixed by NEGATED: up to
+    SCOPE words (punctuation inside it not counted) after a cue, never past the end of the clause."""
     marked: list[str] = []
-    in_scope = False
+    left = 0
     for word in words:
         if _CLAUSE_END.fullmatch(word):
-            in_scope = False
+            left = 0
             marked.append(word)
             continue
-        opens = word in _CUES or word.startswith(_NEGATING_HEADS)
-        negated = in_scope and not opens and any(ch.isalnum() for ch in word)
-        marked.append(NEGATED + word if negated else word)
-        in_scope = in_scope or opens
+        if word in _CUES:
+            left = SCOPE
+            marked.append(word)
+            continue
+        counted = any(ch.isalnum() for ch in word)
+        marked.append(NEGATED + word if left and counted else word)
+        left = max(0, left - counted)
     return marked

@@ -75,7 +75,10 @@ def warm_up() -> None:
 
 
 def to_simplified(text: str) -> str:
-    return str(_opencc().convert(text))
+    """Simplified Chinese in mainland usage: OpenCC, then the variants it leaves alone (身分证 → 身份证).
+    Everything that compares Chinese text calls this (the indexes, the NLU lemmas, the name lookups), so
+    that they agree; the result may be of another length than ``text``."""
+    return _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], str(_opencc().convert(text)))
 
 
 def normalize(text: str) -> str:
@@ -83,7 +86,7 @@ def normalize(text: str) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", text)
-    text = _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], to_simplified(text))
+    text = to_simplified(text)
     text = text.lower()
     return _WS.sub(" ", text).strip()
 

@@ -18,8 +18,16 @@ def test_words_after_a_negation_are_marked_up_to_the_clause_end() -> None:
     assert mark_negation(["this", "is", "not", "helpful"]) == ["this", "is", "not", NEGATED + "helpful"]
 
 
-def test_words_negated_in_themselves_open_a_scope_but_keep_their_form() -> None:
+def test_words_that_begin_like_a_negation_keep_their_form_and_negate_nothing() -> None:
     assert mark_negation(["说", "得", "不清不楚"]) == ["说", "得", "不清不楚"]
+    assert mark_negation(["不动产", "登记", "要", "什么", "材料"]) == ["不动产", "登记", "要", "什么", "材料"]
+    assert mark_negation(["身份证", "不见", "了", "怎么", "补办"]) == ["身份证", "不见", "了", "怎么", "补办"]
+
+
+def test_the_scope_is_the_next_two_words() -> None:
+    assert mark_negation(["没有", "什么", "帮助"]) == ["没有", NEGATED + "什么", NEGATED + "帮助"]
+    assert mark_negation(["无", "犯罪", "记录", "证明", "怎么", "开"]) == [
+        "无", NEGATED + "犯罪", NEGATED + "记录", "证明", "怎么", "开"]
     assert mark_negation(["不太", "清楚"]) == ["不太", NEGATED + "清楚"]
     # a second cue in the scope stays unmarked
     assert mark_negation(["不是", "不", "对"]) == ["不是", "不", NEGATED + "对"]
@@ -31,6 +39,8 @@ def test_punctuation_inside_a_scope_is_not_marked() -> None:
 
 def test_traditional_text_is_simplified() -> None:
     assert simplified("沒有幫助") == "没有帮助"
+    # the variants OpenCC leaves alone, as the search index maps them (one rule: retrieval.normalize)
+    assert simplified("身分證不見了") == "身份证不见了"
     assert simplified("") == ""
 
 

@@ -6,10 +6,14 @@ import sys
 import numpy as np
 import pycrfsuite
 import sklearn_crfsuite
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from scipy.sparse import csr_matrix
 from scipy.sparse import random as sparse_random
 from sklearn.linear_model import LogisticRegression
 
-from nlu.persisted import _probabilities
+from nlu.persisted import LinearIntentClassifier, _features, _probabilities
 
 rng = np.random.default_rng(0)
 worst = 0.0
@@ -34,5 +38,15 @@ loaded.model_bytes = data
 loaded._tagger = tagger
 a, b = crf.predict_marginals_single(X[0]), loaded.predict_marginals_single(X[0])
 crf_worst = max(abs(a[i][k] - b[i][k]) for i in range(3) for k in a[i])
-print(f"lr {worst:.2e} crf {crf_worst:.2e}")
-sys.exit(0 if worst < 1e-9 and crf_worst < 1e-12 else 1)
+# sublinear_tf: training rows and a scored message's row are the same log(1 + count) features
+message = Message(data={"text": "x"})
+counts = csr_matrix(np.array([[0.0, 1.0, 3.0]]))
+message.add_features(Features(counts, FEATURE_TYPE_SENTENCE, "text", "cv"))
+row = _features(message, sublinear=True).toarray().ravel()
+sublinear_ok = np.allclose(row, np.log1p([0.0, 1.0, 3.0])) and _features(message).toarray()[0, 2] == 3.0
+component = LinearIntentClassifier.__new__(LinearIntentClassifier)
+component.config = {"sublinear_tf": True}
+sublinear_ok = sublinear_ok and np.allclose(component._create_X([message, message]).toarray(), [row, row])
+
+print(f"lr {worst:.2e} crf {crf_worst:.2e} sublinear {sublinear_ok}")
+sys.exit(0 if worst < 1e-9 and crf_worst < 1e-12 and sublinear_ok else 1)
