@@ -39,9 +39,10 @@ from typing import Any
 import aiohttp
 import psutil
 
-from bench.dialogue_report import growth, percentile, render, summarise, write_report
+from bench.dialogue_report import growth, percentile, render, summarise
 from bench.dialogue_workload import GREETING, GUIDE_QUESTION, Options, Phase, conversation_texts
 from bench.machine import describe, git
+from bench.report import write_report
 from core.settings import REPO_ROOT, load_settings
 
 

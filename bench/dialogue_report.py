@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from bench.dialogue_workload import (
@@ -14,7 +13,6 @@ from bench.dialogue_workload import (
     GREETING,
     GROWTH_TARGET,
     GUIDE_QUESTION,
-    NOTES_MARK,
     THROUGHPUT_TARGET,
     Options,
     Phase,
@@ -221,13 +219,3 @@ def render(meta: dict[str, Any], summary: dict[str, Any], opts: Options) -> str:
                      + ("met" if all(verdicts) else "**not met**") + ".")
         lines.append("")
     return "\n".join(lines)
-
-
-def write_report(path: Path, text: str) -> None:
-    """Write the measured part; whatever follows the notes marker in the existing file is kept."""
-    notes = ""
-    if path.exists():
-        old = path.read_text(encoding="utf-8")
-        if NOTES_MARK in old:
-            notes = old[old.index(NOTES_MARK):]
-    path.write_text(text.rstrip() + "\n\n" + (notes or NOTES_MARK + "\n"), encoding="utf-8")

@@ -12,7 +12,6 @@ from typing import Any
 THROUGHPUT_TARGET = 0.70
 # long conversation: the last turns may be at most this many times slower than the first
 GROWTH_TARGET = 1.5
-NOTES_MARK = "<!-- notes: kept when the bench rewrites this file -->"
 
 GREETING = "你好"
 # answered by action_answer_guide with a card: NLU tags 「出国」 as the item, which names no service, so the

@@ -31,11 +31,10 @@ from typing import Any
 import psutil
 
 from bench.machine import describe
+from bench.report import write_report
 from civic.supervisor import free_port
 from civic.train import prepare_and_train, rasa_env
 from core.settings import REPO_ROOT, load_settings
-
-NOTES = "<!-- notes: kept when the bench rewrites this file -->"
 
 
 def log(message: str) -> None:
@@ -175,9 +174,6 @@ def write(path: Path, machine: dict[str, Any], row: dict[str, Any]) -> None:
                f"intent macro-F1 **{cv['intent_macro_f1']}**, weighted F1 {cv['intent_weighted_f1']}, "
                f"accuracy {cv['intent_accuracy']} over {cv['examples']} examples; entities (CRF) micro-F1 "
                f"{cv['entity_micro_f1']} (item {cv['item_f1']}, aspect {cv['aspect_f1']}); {cv['seconds']} s")
-    notes = ""
-    if path.exists() and NOTES in path.read_text(encoding="utf-8"):
-        notes = path.read_text(encoding="utf-8").split(NOTES, 1)[1]
     text = f"""# Training, model load and engine CPU per turn
 
 Measured {machine['date']} on {machine['nproc']} cores ({machine['cpu']}), {machine['ram_gb']} GiB RAM;
@@ -194,9 +190,8 @@ home with the demo corpus, no Rasa component cache.
 | engine CPU per bare turn, Rasa's REST channel | {row['cpu_rest_ms']} ms | ≤ 15 ms |
 | engine CPU per bare turn, the app's `civic` channel | {row['cpu_civic_ms']} ms | |
 | 5-fold intent cross-validation | {cv_text} | macro-F1 ≥ 0.852 |
-
-{NOTES}{notes}"""
-    path.write_text(text, encoding="utf-8")
+"""
+    write_report(path, text)
 
 
 if __name__ == "__main__":

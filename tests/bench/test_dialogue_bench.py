@@ -16,9 +16,9 @@ from bench.dialogue_report import (
     summarise,
     trimmed_mean,
     worst_window,
-    write_report,
 )
-from bench.dialogue_workload import NOTES_MARK, Options, conversation_texts
+from bench.dialogue_workload import Options, conversation_texts
+from bench.report import NOTES_MARK, write_report
 
 
 def test_percentile_interpolates_between_ranks_like_numpy() -> None:
