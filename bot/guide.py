@@ -67,6 +67,7 @@ class GuideLookup:
                 query = mention
         found = self._by_name(query)
         if found is not None:
+            # the rest of the question can say which service the name means (a bare name cannot)
             if fresh and not is_payload(text) and to_simplified(text).strip() != query:
                 if found[0] is not None:
                     return self._more_specific(found[0], query, text, typed) or found
@@ -99,8 +100,6 @@ class GuideLookup:
         and its best guide wins when it is a different service that goes by the same name (the name is part
         of one of its names) and beats the named guide.
         """
-        if to_simplified(text).strip() == name:
-            return None
         hits = self._unique(self.ctx.retriever.search(text, GUIDES, top_k=3))
         if not hits or hits[0].doc_id == named.id:
             return None
