@@ -47,6 +47,17 @@ class IndexLifecycle:
         self.lexical_params = lexical_params
         self.embedder = embedder  # the current embedder (None: lexical only); it loads at warm-up
         self.store = IndexStore(config.index_dir)
+        self._cache: Any = None  # retrieval.embed_cache.EmbeddingCache of the current embedder
+
+    def cache(self, embedder: Any) -> Any:
+        """The vector cache of ``embedder`` (opened on first use; reopened when the model changes)."""
+        from retrieval.embed_cache import CACHE_FILE, EmbeddingCache
+
+        if self._cache is None or (self._cache.model, self._cache.dim) != (embedder.name, embedder.dim):
+            if self._cache is not None:
+                self._cache.close()
+            self._cache = EmbeddingCache(self.config.index_dir / CACHE_FILE, embedder.name, embedder.dim)
+        return self._cache
 
     def _user_words(self, docs: list[Document]) -> list[str]:
         words = {d.issuer for d in docs if d.issuer}
@@ -61,7 +72,7 @@ class IndexLifecycle:
         emb = self.embedder()
         weights = {p.id: ramp(1.0 - emb.unknown_share(p.searchable[:1000])) for p in passages}
         readable = [p for p in passages if weights[p.id] > 0]
-        vecs = emb.encode([p.searchable for p in readable]) if readable else None
+        vecs = self.cache(emb).encode(emb, [p.searchable for p in readable]) if readable else None
         return weights, (readable, vecs)
 
     def build(self) -> tuple[IndexState, BuildReport]:
@@ -86,6 +97,9 @@ class IndexLifecycle:
             dense = DenseIndex.build([p.id for p in readable],
                                      vecs if vecs is not None else np.zeros((0, embedder.dim)),
                                      threshold=self.config.dense_index_threshold)
+            pruned = self.cache(embedder).prune(p.searchable for p in readable)
+            if pruned:
+                log.info("embedding cache: %d vectors of passages no longer indexed removed", pruned)
         with self.store.build(change_seq=seq, documents=len(docs), passages=len(passages),
                               format=INDEX_FORMAT) as tx:
             self._save(tx, passages, lexical, dense, weights, fitness)

@@ -61,6 +61,7 @@ class UseEncoder:
     """The ``retrieval.embedder.Embedder`` protocol over USE-multilingual-v3; thread-safe."""
 
     dim = DIM
+    reports_progress = True  # encode(texts, progress=callback) reports each micro-batch
 
     def __init__(self, backend: Any, sp: Any, *, name: str = f"packaged:{MODEL_NAME}",
                  index_threads: int = INDEX_THREADS, token_budget: int = TOKEN_BUDGET) -> None:
