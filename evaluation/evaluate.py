@@ -131,17 +131,30 @@ def open_throwaway(settings: Settings, docs_path: Path, home: Path, progress: bo
 
 
 def evaluate_files(settings: Settings, docs_path: Path, qrels_path: Path, progress: bool = False,
-                   **retriever_kwargs: Any) -> dict[str, float | int]:
-    """Import, index and query in a temporary home; nothing touches ``settings.home``."""
+                   signals: Sequence[str] = ("hybrid",),
+                   **retriever_kwargs: Any) -> dict[str, dict[str, float | int]]:
+    """Import and index once in a temporary home (nothing touches ``settings.home``), then run every
+    query once per ranking in ``signals`` (``retrieval.ranking.SIGNALS``: hybrid, lexical, dense);
+    returns the metrics per ranking."""
+    from retrieval.ranking import SIGNALS, FusionParams
+
+    unknown = [s for s in signals if s not in SIGNALS]
+    if unknown or not signals:
+        raise InvalidInput(f"signals must be some of {', '.join(SIGNALS)} (got {', '.join(unknown)})")
     qrels = load_qrels(qrels_path)
+    out: dict[str, dict[str, float | int]] = {}
     with tempfile.TemporaryDirectory(prefix="civic-eval-") as tmp:
         archive, retriever = open_throwaway(settings, docs_path, Path(tmp) / "home", progress,
                                             **retriever_kwargs)
+        base = retriever.fusion if isinstance(retriever.fusion, FusionParams) else FusionParams()
         try:
-            ranked, latencies = run_queries(retriever, qrels, progress)
+            for name in signals:
+                retriever.fusion = replace(base, signals=name)
+                ranked, latencies = run_queries(retriever, qrels, progress)
+                out[name] = metrics(ranked, qrels, latencies)
         finally:
             archive.close()
-    return metrics(ranked, qrels, latencies)
+    return out
 
 
 def tune(settings: Settings, docs_path: Path, qrels_path: Path, grid: Mapping[str, Iterable[Any]],
@@ -202,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="civic-tune-home-") as tmp:
         settings = load_settings(Path(tmp))
         if not args.grid:
-            print(json.dumps(evaluate_files(settings, args.docs, args.qrels, progress=True)))
+            print(json.dumps(evaluate_files(settings, args.docs, args.qrels, progress=True)["hybrid"]))
             return
         for combo, scores in tune(settings, args.docs, args.qrels, _parse_grid(args.grid)):
             print(json.dumps({**combo, **{k: scores[k] for k in KEYS[:5]}}))

@@ -35,7 +35,7 @@ INDEXED = (Status.PUBLISHED, Status.EXPIRED, Status.ABOLISHED)
 PASSAGES_FILE, USER_WORDS_FILE = "passages.jsonl", "user_words.json"
 # Bump when the on-disk layout of any index component changes: an index of another format is rebuilt at
 # warm-up instead of failing to load (an upgraded app must never serve 503 because of an old ./var).
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3  # 3: documents' names (titles, keywords) in the dense index beside the passages
 
 
 class IndexLifecycle:
@@ -65,15 +65,21 @@ class IndexLifecycle:
         words |= {k for d in docs for k in d.keywords if 2 <= len(k) <= 12}
         return [normalize(w) for w in words]
 
-    def _dense_for(self, passages: list[Passage]) -> tuple[dict[str, float], Any]:
-        """Per-passage readability weights and the vectors of the readable passages."""
+    def _dense_for(self, passages: list[Passage], docs: list[Document],
+                   shared: set[str]) -> tuple[dict[str, float], list[str], Any]:
+        """Per-passage readability weights, and the dense ids and vectors of the readable passages and of
+        the documents' names (``passages_mod.names``; a name the model cannot read is left out)."""
         from retrieval.fitness import ramp
 
         emb = self.embedder()
         weights = {p.id: ramp(1.0 - emb.unknown_share(p.searchable[:1000])) for p in passages}
-        readable = [p for p in passages if weights[p.id] > 0]
-        vecs = self.cache(emb).encode(emb, [p.searchable for p in readable]) if readable else None
-        return weights, (readable, vecs)
+        entries = [(p.id, p.searchable) for p in passages if weights[p.id] > 0]
+        entries += [(nid, text) for d in docs for nid, _, text in passages_mod.names(d, shared)
+                    if ramp(1.0 - emb.unknown_share(text)) > 0]
+        if not entries:
+            return weights, [], np.zeros((0, emb.dim), dtype=np.float32)
+        vecs = self.cache(emb).encode(emb, [text for _, text in entries])
+        return weights, [i for i, _ in entries], vecs
 
     def build(self) -> tuple[IndexState, BuildReport]:
         """Index every indexable document from scratch and swap the new generation in on disk."""
@@ -93,11 +99,11 @@ class IndexLifecycle:
             from retrieval.fitness import check
 
             fitness = check(embedder, [p.searchable for p in passages])
-            weights, (readable, vecs) = self._dense_for(passages)
-            dense = DenseIndex.build([p.id for p in readable],
-                                     vecs if vecs is not None else np.zeros((0, embedder.dim)),
-                                     threshold=self.config.dense_index_threshold)
-            pruned = self.cache(embedder).prune(p.searchable for p in readable)
+            shared = passages_mod.shared_titles(d.title for d in docs)
+            weights, dense_ids, vecs = self._dense_for(passages, docs, shared)
+            dense = DenseIndex.build(dense_ids, vecs, threshold=self.config.dense_index_threshold)
+            kept = [p.searchable for p in passages] + [t for d in docs for _, _, t in passages_mod.names(d)]
+            pruned = self.cache(embedder).prune(kept)
             if pruned:
                 log.info("embedding cache: %d vectors of passages no longer indexed removed", pruned)
         with self.store.build(change_seq=seq, documents=len(docs), passages=len(passages),
@@ -180,12 +186,17 @@ class IndexLifecycle:
         for pid in old_ids:
             weights.pop(pid, None)
         if dense is not None and self.embedder() is not None:
-            new_weights, (readable, vecs) = self._dense_for(new)
+            kept_titles = (state.by_id[ids[0]].title for doc_id, ids in state.by_doc.items()
+                           if doc_id not in changed_set and ids)
+            shared = passages_mod.shared_titles([*kept_titles, *(d.title for d in docs)])
+            new_weights, dense_ids, vecs = self._dense_for(new, docs, shared)
             weights.update(new_weights)
+            old_names = [i for i in dense.ids
+                         if (owner := passages_mod.name_owner(i)) is not None and owner[0] in changed_set]
             with dense_lock:
-                dense.remove(old_ids)
-                if readable:
-                    dense.add([p.id for p in readable], vecs)
+                dense.remove(old_ids + old_names)
+                if dense_ids:
+                    dense.add(dense_ids, vecs)
         passages = keep + new
         with self.store.update(change_seq=latest, passages=len(passages)) as tx:
             self._save(tx, passages, lexical, dense, weights, None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -141,6 +141,42 @@ def _pieces(doc: Document) -> Iterator[tuple[str, str, str]]:
         for sec in secs:
             for piece in chunk(sec):
                 yield "section", piece, f"{header}\n{piece}"
+
+
+NAME_MARK = "@"  # a name's dense id is "<doc_id>@t" (the title) or "<doc_id>@k<n>" (keyword n)
+SHARED_TITLE = 3  # a title this many documents share is a heading ("…常见问答"), not a name
+
+
+def names(doc: Document, shared: Collection[str] = ()) -> list[tuple[str, str, str]]:
+    """(dense id, kind, text) of what a citizen's question may look like for ``doc``: its title (a guide's
+    service name, an FAQ's question, a policy's title) unless many documents share it, and each keyword
+    (colloquial names, English names), for question-to-question matching on the dense side."""
+    out: list[tuple[str, str, str]] = []
+    title = doc.title.strip()
+    if title and title not in shared:
+        out.append((f"{doc.id}{NAME_MARK}t", "title", title))
+    seen = {title}
+    for n, keyword in enumerate(doc.keywords):
+        keyword = keyword.strip()
+        if len(keyword) >= 2 and keyword not in seen:
+            seen.add(keyword)
+            out.append((f"{doc.id}{NAME_MARK}k{n}", "keyword", keyword))
+    return out
+
+
+def name_owner(dense_id: str) -> tuple[str, str] | None:
+    """(document id, kind) of a name's dense id; None for a passage id."""
+    doc_id, mark, rest = dense_id.rpartition(NAME_MARK)
+    if not mark or not rest:
+        return None
+    return doc_id, "title" if rest == "t" else "keyword"
+
+
+def shared_titles(titles: Iterable[str]) -> set[str]:
+    from collections import Counter
+
+    counts = Counter(t.strip() for t in titles)
+    return {t for t, n in counts.items() if n >= SHARED_TITLE}
 
 
 def split(doc: Document) -> list[Passage]:

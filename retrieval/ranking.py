@@ -24,9 +24,19 @@ from retrieval.types import Passage
 HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE = "【", "】"
 
 
+SIGNALS = ("hybrid", "lexical", "dense")
+
+
 @dataclass(frozen=True)
 class FusionParams:
+    signals: str = "hybrid"  # which evidence ranks: both, or one alone (`civic evaluate --signals`)
     dense_alpha: float = 0.5  # weight of the dense signal at full fitness
+    # question-to-question matching: the dense similarity of the question to a document's names (a guide's
+    # title, an FAQ's question, each keyword or English name), added to the document's score as
+    # alpha · max(0, (cosine - name_floor) / (1 - name_floor)); a cosine below the floor is no evidence
+    title_alpha: float = 0.0
+    keyword_alpha: float = 0.0
+    name_floor: float = 0.5
     title_beta: float = 0.3  # multiplicative boost for a query that names the document's title
     field_beta: float = 0.5  # boost of a guide field the question asks about (材料, 收费, 地点…)
     answer_beta: float = 0.1  # boost of a free-text passage that holds the kind of answer asked for
@@ -34,6 +44,25 @@ class FusionParams:
     # a current document scoring at least this share of a better-scoring expired/abolished one is answered
     # first (same-titled successors, this year's notice beside last year's); the old one then drops out
     current_tie: float = 0.85
+
+    def __post_init__(self) -> None:
+        if self.signals not in SIGNALS:
+            raise ValueError(f"signals must be one of {', '.join(SIGNALS)}, not {self.signals!r}")
+        if not 0.0 <= self.name_floor < 1.0:
+            raise ValueError("name_floor must be in [0, 1)")
+
+    @property
+    def uses_lexical(self) -> bool:
+        return self.signals != "dense"
+
+    @property
+    def uses_dense(self) -> bool:
+        return self.signals != "lexical"
+
+    def name_score(self, kind: str, cosine: float) -> float:
+        """What a document's name of ``kind`` (``title`` / ``keyword``) matching at ``cosine`` adds."""
+        alpha = self.title_alpha if kind == "title" else self.keyword_alpha
+        return alpha * max(0.0, (cosine - self.name_floor) / (1.0 - self.name_floor))
 
 
 _HOW_LONG = ("多久", "几天", "多长时间", "时限", "多少天", "办结", "什么时候能", "多少个工作日")
@@ -160,15 +189,22 @@ def collapse(
     passages: dict[str, Passage],
     query_norm: str,
     params: FusionParams,
+    doc_bonus: dict[str, tuple[float, str]] | None = None,
 ) -> list[DocScore]:
     """Group passage scores by document (the best passage's score counts), boost the guide fields the
-    question asks about and titles it names, and return documents best first with their best passages."""
+    question asks about and titles it names, and return documents best first with their best passages.
+
+    ``doc_bonus`` maps a document to (score added to its best passage, id of the passage that stands for
+    the document when none of its passages scored): the question-to-question evidence of its names."""
     by_doc: dict[str, list[tuple[Passage, float]]] = {}
     for pid, score in scores.items():
         passage = passages.get(pid)
         if passage is None or score <= 0:
             continue
         by_doc.setdefault(passage.doc_id, []).append((passage, score))
+    for doc_id, (bonus, first) in (doc_bonus or {}).items():
+        if bonus > 0 and doc_id not in by_doc and first in passages:
+            by_doc[doc_id] = [(passages[first], 0.0)]
     out: list[DocScore] = []
     query_bigrams = frozenset(_bigrams(query_norm))
     fields = asked_fields(query_norm) if params.field_beta > 0 else frozenset()
@@ -182,6 +218,8 @@ def collapse(
                      for p, s in items]
         items.sort(key=lambda item: -item[1])
         best = items[0][1]
+        if doc_bonus and doc_id in doc_bonus:
+            best += doc_bonus[doc_id][0]
         if params.title_beta > 0:
             best *= 1.0 + params.title_beta * _title_share(query_bigrams, items[0][0].title)
         out.append(DocScore(doc_id, best, items[: max(1, params.passages_per_hit)]))

@@ -25,6 +25,7 @@ from retrieval.lexical import LexicalParams
 from retrieval.lifecycle import IndexLifecycle
 from retrieval.normalize import normalize_query
 from retrieval.normalize import warm_up as warm_up_normalize
+from retrieval.passages import name_owner
 from retrieval.ranking import DocScore, FusionParams, collapse, fuse, highlight, query_terms
 from retrieval.rerank import QueryContext, RerankModel, load_default
 from retrieval.rerank import features as rerank_features
@@ -157,26 +158,42 @@ class Retriever:
     # ranking -------------------------------------------------------------------------------------------
     def _dense_candidates(
         self, state: IndexState, query: str, mask: np.ndarray | None
-    ) -> tuple[list[tuple[str, float]], float]:
-        """Dense (passage id, cosine) candidates and the query's dense weight (α · fitness)."""
-        if state.dense is None or self.embedder is None or self.fusion.dense_alpha <= 0:
-            return [], 0.0
-        if not len(state.dense):
-            return [], 0.0
+    ) -> tuple[list[tuple[str, float]], float, dict[str, tuple[float, str]]]:
+        """Dense (passage id, cosine) candidates, the query's dense weight (α · fitness) and the
+        question-to-question bonus of the documents whose names matched (see ``collapse``)."""
+        fusion = self.fusion
+        if (state.dense is None or self.embedder is None or not fusion.uses_dense
+                or not len(state.dense)):
+            return [], 0.0, {}
+        if fusion.dense_alpha <= 0 and fusion.title_alpha <= 0 and fusion.keyword_alpha <= 0:
+            return [], 0.0, {}
         from retrieval.fitness import ramp
 
         weight = ramp(1.0 - self.embedder.unknown_share(query))
         if state.fitness is not None:
             weight = min(weight, state.fitness.weight_for(query))
         if weight <= 0:
-            return [], 0.0
+            return [], 0.0, {}
         qvec = self.embedder.encode([query])
         with self._dense_lock:
             found = state.dense.search(qvec, CANDIDATES)[0]
-        if mask is not None:
-            rows = state.lexical.row_of
-            found = [(pid, s) for pid, s in found if (r := rows(pid)) is not None and mask[r]]
-        return found, weight * self.fusion.dense_alpha
+        rows = state.lexical.row_of
+        passages: list[tuple[str, float]] = []
+        bonus: dict[str, tuple[float, str]] = {}
+        for dense_id, cosine in found:
+            owner = name_owner(dense_id)
+            if owner is None:
+                if mask is None or ((r := rows(dense_id)) is not None and mask[r]):
+                    passages.append((dense_id, cosine))
+                continue
+            doc_id, kind = owner
+            first = state.by_doc.get(doc_id)
+            if not first or (mask is not None and ((r := rows(first[0])) is None or not mask[r])):
+                continue
+            score = weight * fusion.name_score(kind, cosine)
+            if score > bonus.get(doc_id, (0.0, ""))[0]:
+                bonus[doc_id] = (score, first[0])
+        return passages, weight * fusion.dense_alpha, bonus
 
     def rank(
         self, query: str, filters: Filters | None = None, *, rerank: bool = True,
@@ -191,7 +208,7 @@ class Retriever:
         if not q:
             return [], {}, [], 0.0
         mask = state.mask(filters)
-        found = state.lexical.search_detailed(q, CANDIDATES, mask)
+        found = state.lexical.search_detailed(q, CANDIDATES, mask) if self.fusion.uses_lexical else None
         ids = state.lexical.ids
         lexical: list[tuple[str, float]] = []
         coverage: dict[str, float] = {}
@@ -205,9 +222,9 @@ class Retriever:
                 sig = {name: float(v[i]) for name, v in found.signals.items()}
                 sig["coverage"], sig["rel_len"] = coverage[pid], float(found.rel_len[i])
                 signals[pid] = (score, sig)
-        dense, dense_weight = self._dense_candidates(state, query, mask)
+        dense, dense_weight, names = self._dense_candidates(state, query, mask)
         fused = fuse(lexical, dense, dense_weight, state.dense_weight)
-        ranked = collapse(fused, state.by_id, q, self.fusion)
+        ranked = collapse(fused, state.by_id, q, self.fusion, names)
         model = self.reranker if rerank else None
         if ranked and (model is not None or features_out is not None):
             depth = model.depth if model is not None else (depth or RERANK_DEPTH)

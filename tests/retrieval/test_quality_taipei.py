@@ -22,7 +22,7 @@ def taipei_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float |
     docs = shared_data("taipei-faq", "docs.jsonl")
     qrels = shared_data("taipei-faq", "qrels.jsonl")
     settings = load_settings(tmp_path_factory.mktemp("home"))
-    return evaluate_files(settings, docs, qrels)
+    return evaluate_files(settings, docs, qrels)["hybrid"]
 
 
 def test_taipei_quality_floor(taipei_scores: dict[str, float | int]) -> None:

@@ -103,9 +103,9 @@ def test_chinese_query_gets_no_dense_weight_with_an_english_only_model(
     state = retriever._state
     assert state.dense is not None and len(state.dense) >= 1  # the English FAQ was readable
     assert state.dense_weight.get("G-MARRY#0", 0.0) == 0.0  # Chinese passages were not
-    _, weight = retriever._dense_candidates(state, "结婚登记", None)
-    assert weight == 0.0
-    found, weight = retriever._dense_candidates(state, "income tax return", None)
+    _, weight, names = retriever._dense_candidates(state, "结婚登记", None)
+    assert weight == 0.0 and names == {}
+    found, weight, _ = retriever._dense_candidates(state, "income tax return", None)
     assert weight > 0 and found[0][0].startswith("F-EN-TAX")
 
 
