@@ -40,6 +40,9 @@ class Settings:
     # retrieval
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     dense_index_threshold: int = 50_000  # passages; above it the dense index is HNSW instead of flat
+    # where passage vectors are cached by content (retrieval/embed_cache.py); "" = <home>/index/embeddings.db.
+    # Evaluation and benchmark runs in throwaway homes can share one file so reruns embed nothing.
+    embedding_cache: str = ""
     # archive: an imported record whose body is longer than this is rejected
     max_body_chars: int = 200_000
     # dialogue

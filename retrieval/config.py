@@ -20,6 +20,13 @@ class RetrievalConfig:
     embedding_model: str = "none"  # a packaged model, a sentence-transformers name or folder; "none": lexical
     dense: bool = True  # False turns the dense side off whatever the model
     dense_index_threshold: int = 50_000  # passages; above it the dense index is approximate (IVF)
+    embedding_cache: Path | None = None  # None: <index_dir>/embeddings.db
+
+    @property
+    def embedding_cache_file(self) -> Path:
+        from retrieval.embed_cache import CACHE_FILE
+
+        return self.embedding_cache or self.index_dir / CACHE_FILE
 
     @property
     def uses_dense(self) -> bool:
@@ -32,4 +39,5 @@ class RetrievalConfig:
             embedding_model=settings.embedding_model,
             dense=bool(settings.extra.get("dense", True)),
             dense_index_threshold=settings.dense_index_threshold,
+            embedding_cache=Path(settings.embedding_cache).expanduser() if settings.embedding_cache else None,
         )

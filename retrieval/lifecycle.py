@@ -51,12 +51,12 @@ class IndexLifecycle:
 
     def cache(self, embedder: Any) -> Any:
         """The vector cache of ``embedder`` (opened on first use; reopened when the model changes)."""
-        from retrieval.embed_cache import CACHE_FILE, EmbeddingCache
+        from retrieval.embed_cache import EmbeddingCache
 
         if self._cache is None or (self._cache.model, self._cache.dim) != (embedder.name, embedder.dim):
             if self._cache is not None:
                 self._cache.close()
-            self._cache = EmbeddingCache(self.config.index_dir / CACHE_FILE, embedder.name, embedder.dim)
+            self._cache = EmbeddingCache(self.config.embedding_cache_file, embedder.name, embedder.dim)
         return self._cache
 
     def _user_words(self, docs: list[Document]) -> list[str]:
@@ -102,8 +102,11 @@ class IndexLifecycle:
             shared = passages_mod.shared_titles(d.title for d in docs)
             weights, dense_ids, vecs = self._dense_for(passages, docs, shared)
             dense = DenseIndex.build(dense_ids, vecs, threshold=self.config.dense_index_threshold)
-            kept = [p.searchable for p in passages] + [t for d in docs for _, _, t in passages_mod.names(d)]
-            pruned = self.cache(embedder).prune(kept)
+            pruned = 0
+            if self.config.embedding_cache is None:  # the home's own cache; a shared one holds other corpora
+                kept = [p.searchable for p in passages]
+                kept += [text for d in docs for _, _, text in passages_mod.names(d)]
+                pruned = self.cache(embedder).prune(kept)
             if pruned:
                 log.info("embedding cache: %d vectors of passages no longer indexed removed", pruned)
         with self.store.build(change_seq=seq, documents=len(docs), passages=len(passages),

@@ -31,6 +31,9 @@ SIGNALS = ("hybrid", "lexical", "dense")
 class FusionParams:
     signals: str = "hybrid"  # which evidence ranks: both, or one alone (`civic evaluate --signals`)
     dense_alpha: float = 0.5  # weight of the dense signal at full fitness
+    # more weight to the dense side when the words match poorly: + dense_gate · (1 - coverage of the query by
+    # the best lexical passage); a question put in other words than the document's leans on meaning
+    dense_gate: float = 0.0
     # question-to-question matching: the dense similarity of the question to a document's names (a guide's
     # title, an FAQ's question, each keyword or English name), added to the document's score as
     # alpha · max(0, (cosine - name_floor) / (1 - name_floor)); a cosine below the floor is no evidence

@@ -223,6 +223,9 @@ class Retriever:
                 sig["coverage"], sig["rel_len"] = coverage[pid], float(found.rel_len[i])
                 signals[pid] = (score, sig)
         dense, dense_weight, names = self._dense_candidates(state, query, mask)
+        if dense_weight > 0 and self.fusion.dense_gate > 0 and self.fusion.dense_alpha > 0:
+            matched = coverage.get(lexical[0][0], 0.0) if lexical else 0.0
+            dense_weight *= 1.0 + self.fusion.dense_gate * (1.0 - matched) / self.fusion.dense_alpha
         fused = fuse(lexical, dense, dense_weight, state.dense_weight)
         ranked = collapse(fused, state.by_id, q, self.fusion, names)
         model = self.reranker if rerank else None

@@ -136,7 +136,6 @@ def evaluate(ctx: click.Context, docs_path: Path, qrels_path: Path, signals: str
     Nothing touches the home's own archive or index. Progress goes to stderr.
     """
     from evaluation.evaluate import KEYS, evaluate_files
-
     from retrieval.ranking import SIGNALS
 
     names = [s.strip() for s in signals.split(",") if s.strip()]

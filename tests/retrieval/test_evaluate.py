@@ -119,9 +119,11 @@ def test_evaluate_cli_measures_each_signal_alone_and_together(tmp_path: Path, ho
     """The dense side alone finds Simplified answers to Traditional and English questions that share no
     word with them; lexical alone finds none of those; the hybrid keeps both kinds."""
     rows = [
-        {"id": "s1", "type": "faq", "title": "新生儿怎么落户？", "body": "持出生医学证明和父母户口簿到派出所申报出生登记。",
+        {"id": "s1", "type": "faq", "title": "新生儿怎么落户？",
+         "body": "持出生医学证明和父母户口簿到派出所申报出生登记。",
          "issuer": "示范市公安局", "issued_on": "2024-01-01"},
-        {"id": "s2", "type": "faq", "title": "失业保险金怎么领？", "body": "失业后60日内到社保经办机构办理失业登记并申领。",
+        {"id": "s2", "type": "faq", "title": "失业保险金怎么领？",
+         "body": "失业后60日内到社保经办机构办理失业登记并申领。",
          "issuer": "示范市人社局", "issued_on": "2024-01-01"},
         {"id": "s3", "type": "faq", "title": "公园几点开门？", "body": "全年6:00至22:00开放，免费入园。",
          "issuer": "示范市园林局", "issued_on": "2024-01-01"},
