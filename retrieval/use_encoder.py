@@ -10,7 +10,9 @@ faster (``tests/retrieval/test_use_encoder.py`` checks the vectors against the p
 
 Threads: a query (a handful of texts) runs on one BLAS thread, so concurrent searches do not fight over the
 cores the Rasa engine also needs; a batch (index build) runs on ``index_threads`` (all cores by default) in
-micro-batches of ``token_budget`` tokens, the size at which the wheel found its throughput flat.
+micro-batches of ``token_budget`` tokens, the size at which the wheel found its throughput flat — but only
+while the machine has a core to spare for each: BLAS threads on busy cores spin, and measured here with two
+other jobs running, two threads embedded 3–4× slower than one (8–11 against 28–38 passages/s).
 
 Nothing loads at import: ``UseEncoder.load()`` reads the 30 MB of weights (about a second) and is called
 from ``retrieval.embedder.load_embedder`` during warm-up.
@@ -100,10 +102,22 @@ class UseEncoder:
         rows = self._sp.encode(list(texts), out_type=int, add_bos=True, add_eos=True)
         return [list(ids) if len(ids) > 2 else [ids[0], self._unk, ids[-1]] for ids in rows]
 
+    def threads_for(self, n: int) -> int:
+        """BLAS threads for a batch of ``n`` texts: one for a query; for a batch, ``index_threads`` unless
+        the other work on the machine (the 1-minute load average) leaves fewer cores idle."""
+        if n <= QUERY_BATCH or self.index_threads == 1:
+            return 1
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:
+            busy = 0.0
+        idle = int((os.cpu_count() or 1) - busy + 0.5)
+        return max(1, min(self.index_threads, idle))
+
     def _threads(self, n: int) -> AbstractContextManager[Any]:
         if self._limit is None:
             return nullcontext()
-        return self._limit(limits=1 if n <= QUERY_BATCH else self.index_threads, user_api="blas")
+        return self._limit(limits=self.threads_for(n), user_api="blas")
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray:

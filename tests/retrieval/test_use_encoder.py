@@ -107,10 +107,17 @@ def test_fitness_gives_use_full_weight_on_han_text() -> None:
     assert report.corpus_weight == 1.0 and report.weight_for("结婚登记要带什么材料") == 1.0
 
 
-def test_query_time_runs_on_one_thread_and_index_time_on_all_cores() -> None:
+def test_query_time_runs_on_one_thread_and_index_time_on_the_idle_cores(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from threadpoolctl import threadpool_info
 
     enc = use_encoder()
+    monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert enc.threads_for(1) == 1 and enc.threads_for(100) == enc.index_threads
+    monkeypatch.setattr("os.getloadavg", lambda: (3.0, 0.0, 0.0))  # one core of four left
+    assert enc.threads_for(100) == 1
+    monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))
     assert enc.index_threads >= DEFAULT_THREADS
     seen: dict[str, int] = {}
     original = enc._backend._encode_batch
@@ -127,7 +134,7 @@ def test_query_time_runs_on_one_thread_and_index_time_on_all_cores() -> None:
     finally:
         del enc._backend._encode_batch
     assert seen["1"] == 1
-    assert max(v for k, v in seen.items() if k != "1") == enc.index_threads
+    assert max(v for k, v in seen.items() if k != "1") == min(enc.index_threads, 4)
 
 
 @pytest.mark.shared_data
