@@ -43,7 +43,7 @@ from bench.corpus import (
     queries,
     windows,
 )
-from bench.retriever import load
+from bench.retriever import code, load
 from core.settings import Settings
 from retrieval.dense import DenseIndex, ivf_cells
 from retrieval.embedder import load_embedder
@@ -111,15 +111,18 @@ def encoder(model: str) -> dict[str, Any]:
     """The model alone: 200-character passages/s by thread count (and by worker processes), and query
     embedding latency."""
     texts = windows([c.text for c in corpus_passages(20_000)], ENCODER_SAMPLE)
-    out: dict[str, Any] = {"model": model, "sample": len(texts), "chars": 200, "passages": []}
+    out: dict[str, Any] = {"model": model, "sample": len(texts), "chars": 200, "passages": [], "code": code()}
     for threads in sorted({1, os.cpu_count() or 1}):
         emb = load_embedder(model, threads=threads)
         emb.encode(texts[:32])
         before = load()
+        # the encoder may use fewer threads than asked when the machine is busy (UseEncoder.threads_for)
+        used = emb.threads_for(len(texts)) if hasattr(emb, "threads_for") else threads
         c0, t0 = time.process_time(), time.perf_counter()
         emb.encode(texts, batch_size=32)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        out["passages"].append({"threads": threads, "passages_per_s": round(len(texts) / wall, 1),
+        out["passages"].append({"threads": threads if used == threads else f"{threads} asked, {used} used",
+                                "passages_per_s": round(len(texts) / wall, 1),
                                 "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
                                 "load": {"start": before, "end": load()}})
     if (os.cpu_count() or 1) > 1:
@@ -186,7 +189,7 @@ def build(size: int, work: Path, model: str, threshold: int, cache_path: Path, i
           alternatives: bool) -> dict[str, Any]:
     from retrieval.embed_cache import EmbeddingCache
 
-    out: dict[str, Any] = {"size": size, "load": {"start": load()}}
+    out: dict[str, Any] = {"size": size, "load": {"start": load()}, "code": code()}
     n_real = min(size, REAL_MAX)
     cps = corpus_passages(n_real)[:n_real]
     texts = [c.text for c in cps]
@@ -306,7 +309,7 @@ def _sweep(search: Any, qvecs: np.ndarray, truth: list[list[str]], nprobes: list
 def serve(work: Path, model: str, nprobes: list[int]) -> dict[str, Any]:
     import bm25s
 
-    out: dict[str, Any] = {"load": {"start": load()}}
+    out: dict[str, Any] = {"load": {"start": load()}, "code": code()}
     tok, _, normalize_query = _tokenizer()
     mem: dict[str, float] = {"after_imports_mb": round(rss_mb())}
     embedder = load_embedder(model)

@@ -52,6 +52,16 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def code() -> dict[str, Any]:
+    """The commit this process runs and the retrieval files changed on top of it: other engineers commit
+    in this working tree while a long benchmark runs, so each phase says what it measured."""
+    from bench.machine import git
+
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "retrieval", "core")
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "uncommitted": sorted(line[3:] for line in dirty.splitlines())}
+
+
 def tidy(work: Path) -> None:
     """Remove the benchmark home under ``work`` except its embedding cache (and the uncached record)."""
     home = work / "home"
@@ -164,6 +174,19 @@ class SyntheticEmbedder:
         return {**self.stats, "synthetic_vectors": self.synthetic, "synthetic_by_hash": self.by_hash}
 
 
+def _cached(path: Path, embedder: Any) -> int:
+    """How many vectors of this model the cache at ``path`` holds (0 when there is no cache yet)."""
+    from retrieval.embed_cache import EmbeddingCache
+
+    if not path.exists():
+        return 0
+    cache = EmbeddingCache(path, embedder.name, embedder.dim)
+    try:
+        return len(cache)
+    finally:
+        cache.close()
+
+
 def _dense_count(retriever: Any) -> int:
     state = retriever._state
     return len(state.dense) if state is not None and state.dense is not None else 0
@@ -194,6 +217,7 @@ def build(size: int, work: Path, model: str, index_threads: int, real_cache: Pat
         synthetic = SyntheticEmbedder(real, corpus_passages(size), real_cache)
     embedder = TimedEmbedder(synthetic or real)
     config = RetrievalConfig.of(settings)
+    cached_before = _cached(config.index_dir / CACHE_FILES[0], embedder)
     retriever = Retriever(config, archive, embedder=embedder)
     build_load = load()
     start = time.perf_counter()
@@ -211,7 +235,7 @@ def build(size: int, work: Path, model: str, index_threads: int, real_cache: Pat
         "archive_fill_s": round(t_archive, 1), "warm_up_and_build_s": round(t_build, 1),
         "passages_per_s": round(report.passages / max(report.seconds, 1e-9), 1),
         "dense_enabled": report.dense_enabled, "dense_vectors": _dense_count(retriever),
-        "embedded_with_model": cache.misses, "vectors_from_cache": cache.hits,
+        "cached_before": cached_before, "embedded_with_model": cache.misses, "vectors_from_cache": cache.hits,
         "embed_s": round(embedder.batch_s, 1), "embed_passages_per_s": round(embed_rate, 1),
         "embed_chars_per_s": round(chars_rate), "embed_200char_passages_per_s": round(chars_rate / 200, 1),
         "index_threads": getattr(real, "index_threads", index_threads),
@@ -219,12 +243,12 @@ def build(size: int, work: Path, model: str, index_threads: int, real_cache: Pat
         "fitness_weight": report.fitness.get("corpus_weight"),
         "build_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "load": {"start": started_load, "build_start": build_load, "end": load()},
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "code": code(),
     }
     if synthetic is not None:
         result["synthetic"] = synthetic.report()
     record = work / UNCACHED
-    if synthetic is None and cache.misses >= 0.9 * max(result["dense_vectors"], 1):
+    if synthetic is None and cached_before == 0:  # the first build at this size: nothing was cached
         record.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
     elif record.exists():
         result["uncached"] = json.loads(record.read_text(encoding="utf-8"))
@@ -274,7 +298,7 @@ def serve(work: Path, model: str) -> dict[str, Any]:
                    "end_mb": round(proc.memory_info().rss / MB),
                    "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
         "info": retriever.info(),
-        "load": {"start": started_load, "queries_start": query_load, "end": load()},
+        "load": {"start": started_load, "queries_start": query_load, "end": load()}, "code": code(),
     }
 
 
