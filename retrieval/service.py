@@ -159,8 +159,9 @@ class Retriever:
     def _dense_candidates(
         self, state: IndexState, query: str, mask: np.ndarray | None
     ) -> tuple[list[tuple[str, float]], float, dict[str, tuple[float, str]]]:
-        """Dense (passage id, cosine) candidates, the query's dense weight (α · fitness) and the
-        question-to-question bonus of the documents whose names matched (see ``collapse``)."""
+        """Dense (passage id, cosine) candidates, the query's readability weight (``retrieval.fitness``: 0
+        when the model cannot read it) and the question-to-question bonus of the documents whose names
+        matched (see ``collapse``)."""
         fusion = self.fusion
         if (state.dense is None or self.embedder is None or not fusion.uses_dense
                 or not len(state.dense)):
@@ -193,16 +194,17 @@ class Retriever:
             score = weight * fusion.name_score(kind, cosine)
             if score > bonus.get(doc_id, (0.0, ""))[0]:
                 bonus[doc_id] = (score, first[0])
-        return passages, weight * fusion.dense_alpha, bonus
+        return passages, weight, bonus
 
     def rank(
         self, query: str, filters: Filters | None = None, *, rerank: bool = True,
         features_out: list[Any] | None = None, depth: int = 0,
     ) -> tuple[list[DocScore], dict[str, float], list[tuple[str, float]], float]:
         """Documents best first for ``query`` (before status handling), with each lexical candidate's
-        query coverage and the dense candidates and weight.  With ``rerank`` the learned model
-        (``retrieval.rerank``) re-orders the best documents; ``features_out`` receives the feature matrix
-        of those documents (training reads it; ``depth`` documents when no model sets it)."""
+        query coverage, the dense candidates and the query's readability weight.  With ``rerank`` the
+        learned model (``retrieval.rerank``) re-orders the best documents; ``features_out`` receives the
+        feature matrix of those documents (training reads it; ``depth`` documents when no model sets
+        it)."""
         state = self._ensure()
         q = normalize_query(query)
         if not q:
@@ -222,10 +224,11 @@ class Retriever:
                 sig = {name: float(v[i]) for name, v in found.signals.items()}
                 sig["coverage"], sig["rel_len"] = coverage[pid], float(found.rel_len[i])
                 signals[pid] = (score, sig)
-        dense, dense_weight, names = self._dense_candidates(state, query, mask)
-        if dense_weight > 0 and self.fusion.dense_gate > 0 and self.fusion.dense_alpha > 0:
+        dense, readable, names = self._dense_candidates(state, query, mask)
+        dense_weight = readable * self.fusion.dense_alpha
+        if dense_weight > 0 and self.fusion.dense_gate > 0:
             matched = coverage.get(lexical[0][0], 0.0) if lexical else 0.0
-            dense_weight *= 1.0 + self.fusion.dense_gate * (1.0 - matched) / self.fusion.dense_alpha
+            dense_weight += readable * self.fusion.dense_gate * (1.0 - matched)
         fused = fuse(lexical, dense, dense_weight, state.dense_weight)
         ranked = collapse(fused, state.by_id, q, self.fusion, names)
         model = self.reranker if rerank else None
@@ -236,7 +239,7 @@ class Retriever:
                 features_out.append(x)
             if model is not None:
                 ranked = model.rerank(ranked, x)
-        return ranked, coverage, dense, dense_weight
+        return ranked, coverage, dense, readable
 
     def search(
         self, query: str, filters: Filters | None = None, top_k: int = 5, include_inactive: bool = False
@@ -250,7 +253,7 @@ class Retriever:
         q = normalize_query(query)
         if not q or top_k <= 0:
             return []
-        ranked, coverage, dense, dense_weight = self.rank(query, filters, rerank=True)
+        ranked, coverage, dense, readable = self.rank(query, filters, rerank=True)
         if not ranked:
             return []
         today = self.today()
@@ -258,8 +261,11 @@ class Retriever:
         top_score = ranked[0].score
         # a calibrated confidence for the best document: how much of the query its best passage covers
         confidence = max((coverage.get(p.id, 0.0) for p, _ in ranked[0].passages), default=0.0)
-        if dense and dense_weight > 0:
-            confidence = max(confidence, min(1.0, dense[0][1]) * min(1.0, dense_weight))
+        # or how close in meaning its best passage is: a cosine scaled by how well the model reads the query
+        # (USE here: unrelated chatter stays below 0.31 against the demo corpus, the probes' questions have a
+        # median of 0.56; bot.context's fallback_min_score 0.5 sits between)
+        if dense and readable > 0:
+            confidence = max(confidence, min(1.0, dense[0][1]) * readable)
         hits: list[Hit] = []
         if not include_inactive:
             ranked = current_first(self.archive, ranked, today, self.fusion.current_tie)
