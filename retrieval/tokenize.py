@@ -38,7 +38,16 @@ _STOP_TEXT = """
     怎么样 怎么办 如何 为何 为什么 何 何时 何处 多少 几 吗 请 请问 问 想 知道 一下 一个 个 些 等 等等
     时 时候 后 前 中 上 下 内 外 里 啦 喔 哦 呢 吶 嗎 唷
 """
-STOP_WORDS: frozenset[str] = frozenset(_STOP_TEXT.split())
+# The same for English (lower case, as normalised): the keywords of a Chinese corpus hold English names
+# such as "apply for a residence permit", and without these a question's "how do i apply for a" outweighed
+# its "passport".
+_STOP_TEXT_EN = """
+    a an the of for to in on at by with from about into as and or but if so than then
+    is are was were be been being am do does did doing done have has had having can could shall should will
+    would may might must how what when where which who whom whose why i me my mine we us our you your it its
+    he him his she her they them their this that these those there here please hi hello any some
+"""
+STOP_WORDS: frozenset[str] = frozenset(_STOP_TEXT.split()) | frozenset(_STOP_TEXT_EN.split())
 
 
 class Tokenizer:
@@ -104,7 +113,8 @@ class Tokenizer:
                 if gram not in self.stop_words:
                     out.append(BIGRAM_MARK + gram)
         for word in _ASCII_WORD.findall(text):
-            out.append(BIGRAM_MARK + word)
+            if word not in self.stop_words:
+                out.append(BIGRAM_MARK + word)
         return out
 
     def unigrams(self, text: str) -> list[str]:

@@ -121,3 +121,11 @@ def test_a_question_about_one_guide_field_gets_that_field(retriever) -> None:  #
     assert hit.doc_id == "G-MARRY" and hit.passages[0].field == "location"
     hit = retriever.search("护照办下来要多久", top_k=1)[0]
     assert hit.doc_id == "G-PASSPORT" and hit.passages[0].field == "time_limit_promised"
+
+
+def test_english_function_words_are_not_indexed_words() -> None:
+    from retrieval.tokenize import BIGRAM_MARK, Tokenizer
+
+    tok = Tokenizer()
+    assert tok.words("how do i apply for a passport") == ["apply", "passport"]
+    assert tok.bigrams("apply for a passport") == [BIGRAM_MARK + "apply", BIGRAM_MARK + "passport"]
