@@ -55,8 +55,16 @@ class Settings:
     # seconds between the app's checks of the archive's change sequence (new, changed, expired documents
     # reach the running app's search this often; retrieval/live.py)
     index_watch_seconds: float = 1.0
-    # channels
-    telegram_token: str = ""
+    # channels (docs/channels.md): a channel whose token is empty is off and its routes answer 404
+    telegram_token: str = ""  # from @BotFather
+    telegram_webhook_secret: str = ""  # X-Telegram-Bot-Api-Secret-Token of POST /telegram/webhook
+    telegram_api_url: str = "https://api.telegram.org/bot"  # the Bot API (a self-hosted one, a test fake)
+    telegram_mode: str = "webhook"  # webhook | polling (no public URL needed)
+    wechat_token: str = ""  # the Official Account's server token (signatures)
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_aes_key: str = ""  # EncodingAESKey: set -> safe mode (encrypted messages)
+    wechat_api_url: str = "https://api.weixin.qq.com/cgi-bin/"  # the WeChat API (or a test fake)
     # key that encrypts the contact details staff may need for a follow-up (app/contacts.py); generated
     contact_key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -124,7 +132,10 @@ class HomePaths:
 
 
 _ENV_PREFIX = "CIVIC_"
-_SECRET_KEYS = ("engine_token", "staff_token", "telegram_token", "contact_key")
+_SECRET_KEYS = (
+    "engine_token", "staff_token", "contact_key", "telegram_token", "telegram_webhook_secret", "wechat_token",
+    "wechat_app_id", "wechat_app_secret", "wechat_aes_key",
+)
 _GENERATED_SECRETS = ("engine_token", "staff_token", "contact_key")  # created when secrets.toml lacks them
 
 
