@@ -4,7 +4,8 @@ Routes are registered here at once; the objects behind them are built at start-u
 (:func:`_components`), each with all it needs, in dependency order, and closed in reverse order when the app
 stops: the thread pool, the archive, the retriever (models and indexes load here, never at import), the
 conversation store, the contact vault and the chat history (``app.db``), the engine client and its monitor,
-the actions, the search answers, the chat service, the web connector and the live index.
+the actions, the search answers, the chat service, the web connector, the messaging channels that are
+configured (Telegram, WeChat: ``docs/channels.md``) and the live index.
 
 A resource that fails to open does not stop the app: ``/healthz`` reports it (503) and the log says why.
 """
@@ -30,6 +31,8 @@ from app.engine_state import EngineMonitor
 from app.keys import (
     ACTIONS,
     ARCHIVE,
+    CHANNEL_STATE,
+    CHANNELS,
     CHAT,
     CONTACTS,
     CONVERSATIONS,
@@ -39,7 +42,9 @@ from app.keys import (
     RETRIEVER,
     SETTINGS,
     STATES,
+    TELEGRAM_CONNECTOR,
     WEB_CONNECTOR,
+    WECHAT_CONNECTOR,
     ComponentState,
 )
 from app.middlewares import error_middleware
@@ -49,10 +54,14 @@ from app.workers import worker_pool
 from archive.store import Archive
 from bot.context import BotContext, Tuning
 from bot.texts import load_domain
-from connectors.base import ChatHandler
+from connectors.base import Channels, ChatHandler
+from connectors.channel_state import ChannelState
 from connectors.history import History, Turn
 from connectors.ratelimit import RateLimiter
+from connectors.render import ChannelTexts
+from connectors.telegram import TelegramConnector
 from connectors.web import WebConnector
+from connectors.wechat import WeChatConnector
 from core.settings import Settings
 from retrieval.config import RetrievalConfig
 from retrieval.service import Retriever
@@ -133,8 +142,54 @@ async def _watch_index(app: web.Application, retriever: Any, seconds: float) -> 
             app[STATES]["index"] = ComponentState(True, info=info() if callable(info) else {})
 
 
+FeedbackLog = Callable[[Turn, str], Any]
+
+
+async def _open_channels(app: web.Application, chat: ChatHandler, history: History, domain: dict[str, Any],
+                         on_feedback: FeedbackLog, options: dict[str, dict[str, Any]],
+                         stack: AsyncExitStack) -> None:
+    """The messaging channels whose settings are set; one that fails to open is reported, not fatal."""
+    settings = app[SETTINGS]
+    if not (settings.telegram_token or settings.wechat_token):
+        return
+    state = await asyncio.to_thread(ChannelState, settings.paths.app_db)
+    stack.callback(state.close)
+    app[CHANNEL_STATE] = state
+    common: dict[str, Any] = {"state": state, "texts": ChannelTexts(domain), "on_feedback": on_feedback}
+    if settings.telegram_token:
+        try:
+            if settings.telegram_mode not in ("webhook", "polling"):
+                raise ValueError(f"telegram_mode must be webhook or polling, not {settings.telegram_mode!r}")
+            telegram = TelegramConnector(
+                chat, history, settings.max_text_chars, token=settings.telegram_token,
+                secret=settings.telegram_webhook_secret, api_url=settings.telegram_api_url,
+                polling=settings.telegram_mode == "polling", **common, **options.get("telegram", {}))
+            await telegram.start()
+        except Exception as exc:
+            log.exception("could not open the Telegram channel")
+            app[STATES]["telegram"] = ComponentState(False, f"could not open the Telegram channel: {exc}")
+        else:
+            stack.push_async_callback(telegram.stop)
+            app[TELEGRAM_CONNECTOR] = telegram
+            app[CHANNELS].add(telegram)
+            app[STATES]["telegram"] = ComponentState(True, info={"mode": settings.telegram_mode})
+    if settings.wechat_token:
+        if not (settings.wechat_app_id and settings.wechat_app_secret):
+            log.warning("wechat: no app id/secret: late answers and staff replies cannot be sent")
+        wechat = WeChatConnector(
+            chat, history, settings.max_text_chars, token=settings.wechat_token,
+            app_id=settings.wechat_app_id, app_secret=settings.wechat_app_secret,
+            aes_key=settings.wechat_aes_key, api_url=settings.wechat_api_url, **common,
+            **options.get("wechat", {}))
+        stack.push_async_callback(wechat.close)
+        app[WECHAT_CONNECTOR] = wechat
+        app[CHANNELS].add(wechat)
+        app[STATES]["wechat"] = ComponentState(True, info={"safe_mode": bool(settings.wechat_aes_key)})
+
+
 def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
-                chat: ChatHandler | None, limiter: RateLimiter | None) -> Ctx:
+                chat: ChatHandler | None, limiter: RateLimiter | None,
+                channel_options: dict[str, dict[str, Any]]) -> Ctx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         paths = settings.paths.ensure()
@@ -183,6 +238,9 @@ def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
             connector = WebConnector(chat or service, history, settings.max_text_chars, limiter=limiter,
                                      on_feedback=log_feedback)
             app[WEB_CONNECTOR] = connector
+            app[CHANNELS] = Channels()
+            app[CHANNELS].add(connector)
+            await _open_channels(app, chat or service, history, domain, log_feedback, channel_options, stack)
             if opened is not None and callable(getattr(found, "catch_up", None)):
                 watcher = asyncio.get_running_loop().create_task(
                     _watch_index(app, found, settings.index_watch_seconds))
@@ -209,7 +267,7 @@ def log_feedback_for_curation(conversations: Conversations, turn: Turn, value: s
             "key": turn.key,
             "answer": " ".join(str(m.get("text") or "") for m in messages)[:500],
             "citations": [c.get("id") for m in messages for c in (m.get("citations") or [])],
-            "channel": "web",
+            "channel": turn.session.partition(":")[0],
         },
     )
 
@@ -228,13 +286,16 @@ def create_app(
     retriever: Any | None = None,
     chat: ChatHandler | None = None,
     limiter: RateLimiter | None = None,
+    channel_options: dict[str, dict[str, Any]] | None = None,
 ) -> web.Application:
     """Build the app.  ``engine``/``archive``/``retriever`` replace the real ones (tests, embedding);
-    ``chat`` replaces the dialogue behind the web connector and ``limiter`` its rate limits (tests)."""
+    ``chat`` replaces the dialogue behind the connectors and ``limiter`` the web chat's rate limits;
+    ``channel_options`` adds keyword arguments per channel ("telegram", "wechat": a deadline, a limit;
+    tests)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[STATES] = {}
-    app.cleanup_ctx.append(_components(engine, archive, retriever, chat, limiter))
+    app.cleanup_ctx.append(_components(engine, archive, retriever, chat, limiter, channel_options or {}))
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)
     return app

@@ -21,8 +21,12 @@ if TYPE_CHECKING:
     from app.engine_client import Engine
     from app.engine_state import EngineMonitor
     from archive.store import Archive
+    from connectors.base import Channels
+    from connectors.channel_state import ChannelState
     from connectors.history import History
+    from connectors.telegram import TelegramConnector
     from connectors.web import WebConnector
+    from connectors.wechat import WeChatConnector
 
 
 @dataclass
@@ -54,3 +58,10 @@ HISTORY: web.AppKey[History] = web.AppKey("history")
 CHAT: web.AppKey[ChatService] = web.AppKey("chat")
 ACTIONS: web.AppKey[ActionRunner] = web.AppKey("actions")
 WEB_CONNECTOR: web.AppKey[WebConnector] = web.AppKey("web_connector")
+# the messaging channels, present only when configured and open (docs/channels.md)
+TELEGRAM_CONNECTOR: web.AppKey[TelegramConnector] = web.AppKey("telegram_connector")
+WECHAT_CONNECTOR: web.AppKey[WeChatConnector] = web.AppKey("wechat_connector")
+# what the channels remember between a reply and the next update (connectors/channel_state.py, in app.db)
+CHANNEL_STATE: web.AppKey[ChannelState] = web.AppKey("channel_state")
+# every open connector by channel name: how a staff reply reaches a citizen (Channels.send)
+CHANNELS: web.AppKey[Channels] = web.AppKey("channels")

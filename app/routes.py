@@ -7,22 +7,28 @@
   /, /webchat/static/*          the web chat page (app/webchat.py)
   /ws, /api/webchat/*           the web connector's transport (connectors/web.py, bound to the connector the
                                 factory built)
+  POST /telegram/webhook        Telegram (connectors/telegram.py), only when telegram_token is set
+  GET|POST /wechat              WeChat (connectors/wechat.py), only when wechat_token is set; a channel that
+                                is off has no route (404)
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from app.actions_endpoint import webhook
 from app.health import healthz
-from app.keys import CHAT, SETTINGS, WEB_CONNECTOR
+from app.keys import CHAT, SETTINGS, TELEGRAM_CONNECTOR, WEB_CONNECTOR, WECHAT_CONNECTOR
 from app.middlewares import dumps
 from app.staff import setup_staff_routes
 from app.webchat import setup_webchat_page
+from connectors.telegram import TelegramConnector
 from connectors.web import WebConnector
+from connectors.wechat import WeChatConnector
 from core.errors import InvalidInput
 from core.inputs import check_language, check_session, check_text
 
@@ -45,7 +51,7 @@ async def chat(request: web.Request) -> web.Response:
     return web.json_response(reply.to_json(), dumps=dumps)
 
 
-def _bound(key: web.AppKey[WebConnector], method: str) -> Handler:
+def _bound(key: web.AppKey[Any], method: str) -> Handler:
     """A handler that calls ``method`` of the object the factory stored under ``key`` at start-up."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -66,3 +72,11 @@ def setup_routes(app: web.Application) -> None:
     setup_webchat_page(app)
     for verb, path, method in WebConnector.ROUTES:
         app.router.add_route(verb, path, _bound(WEB_CONNECTOR, method))
+    settings = app[SETTINGS]
+    channels: list[tuple[bool, web.AppKey[Any], Any]] = [
+        (bool(settings.telegram_token), TELEGRAM_CONNECTOR, TelegramConnector),
+        (bool(settings.wechat_token), WECHAT_CONNECTOR, WeChatConnector),
+    ]
+    for enabled, key, connector in channels:
+        for verb, path, method in connector.ROUTES if enabled else ():
+            app.router.add_route(verb, path, _bound(key, method))

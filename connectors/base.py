@@ -6,7 +6,9 @@ for what the channel can show (:class:`Capabilities`).  The base class owns what
 same way: the session identity (``"<channel>:<user>"``), input rules, exactly-once handling of re-delivered
 messages, and the history record.  A subclass adds only its transport — the handler methods named in its
 ``ROUTES``, which the app registers and binds to the connector it built — and, if it must, its own rendering
-of buttons and cards.
+of buttons and cards, and — for a channel that can reach a citizen outside a turn (Telegram, WeChat) —
+:meth:`Connector.send`, through which a staff reply reaches the citizen on the channel they used
+(:class:`Channels` finds the connector of a session).
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from connectors.history import History
+from core.errors import NotFound
 from core.inputs import channel_session, check_key, check_label, check_language, check_text
 
-__all__ = ["Capabilities", "ChatHandler", "Connector", "Inbound", "Outbound", "as_plain_text", "session_id"]
+__all__ = [
+    "Capabilities", "Channels", "ChatHandler", "Connector", "Inbound", "Outbound", "as_plain_text",
+    "session_id",
+]
 
 
 class ChatHandler(Protocol):
@@ -171,6 +177,11 @@ class Connector(ABC):
             duplicate=duplicate,
         )
 
+    async def send(self, user: str, text: str) -> None:
+        """Push ``text`` to ``user`` outside a turn (a staff reply to a handed-over conversation).  A channel
+        that can only answer the message in front of it (the web chat's HTTP fallback) keeps this."""
+        raise NotImplementedError(f"the {self.name} channel cannot push messages to a user")
+
     def adapt(self, message: dict[str, Any]) -> dict[str, Any]:
         """Shape one dialogue message for this channel's capabilities (folding what it cannot show)."""
         caps = self.capabilities
@@ -191,3 +202,29 @@ class Connector(ABC):
         if caps.max_text_chars and len(out.get("text") or "") > caps.max_text_chars:
             out["text"] = out["text"][: caps.max_text_chars - 1] + "…"
         return out
+
+
+class Channels:
+    """The connectors the app opened, by channel name: how something outside a turn (the staff console's
+    reply to a hand-over) reaches a citizen on the channel their session came from."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, Connector] = {}
+
+    def add(self, connector: Connector) -> None:
+        self._by_name[connector.name] = connector
+
+    def get(self, name: str) -> Connector | None:
+        return self._by_name.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    async def send(self, session: str, text: str) -> None:
+        """Push ``text`` to the citizen of ``session`` (``"<channel>:<user>"``); NotFound when that channel
+        is not open in this app."""
+        channel, _, user = session.partition(":")
+        connector = self._by_name.get(channel)
+        if connector is None or not user:
+            raise NotFound(f"no open channel for session {session!r}")
+        await connector.send(user, text)
