@@ -54,6 +54,7 @@ TOP = 50
 MB = 1024 * 1024
 ENCODER_SAMPLE = 600  # 200-character passages timed per thread count
 PQ_M, PQ_BITS = 64, 8  # the IVF-PQ alternative: 64 sub-vectors of 8 dimensions, 256 centroids each (64 B)
+ALTERNATIVES = {"ivfpq": f"IVF-PQ {PQ_M} B", "ivfsq8": "IVF 8-bit scalar (512 B)"}  # file stem -> label
 
 
 def rss_mb() -> float:
@@ -174,11 +175,18 @@ def edition_cosines(cps: list[Any], vecs: np.ndarray) -> dict[str, float]:
             "median": round(float(np.median(cos)), 3), "p90": round(float(np.percentile(cos, 90)), 3)}
 
 
-def _ivfpq(vecs: np.ndarray, nlist: int) -> Any:
+def _alternative(kind: str, vecs: np.ndarray, nlist: int) -> Any:
+    """An index DenseIndex does not offer, over the same vectors and cells, for its recall and size."""
     import faiss
 
-    quantizer = faiss.IndexFlatIP(vecs.shape[1])
-    index = faiss.IndexIVFPQ(quantizer, vecs.shape[1], nlist, PQ_M, PQ_BITS, faiss.METRIC_INNER_PRODUCT)
+    dim = vecs.shape[1]
+    quantizer = faiss.IndexFlatIP(dim)
+    index: Any
+    if kind == "ivfpq":
+        index = faiss.IndexIVFPQ(quantizer, dim, nlist, PQ_M, PQ_BITS, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
     rows = np.random.default_rng(0).choice(len(vecs), min(len(vecs), max(nlist * 64, 65536)), replace=False)
     index.train(vecs[np.sort(rows)])
     index.add(vecs)
@@ -258,13 +266,15 @@ def build(size: int, work: Path, model: str, threshold: int, cache_path: Path, i
     if alternatives and dense.kind == "ivf":
         import faiss
 
-        start = time.perf_counter()
-        pq = _ivfpq(vecs, dense.nlist or ivf_cells(size))
-        faiss.write_index(pq, str(work / "alt-ivfpq.faiss"))
-        out["alternatives"] = {"ivfpq": {"m": PQ_M, "bits": PQ_BITS, "nlist": pq.nlist,
-                                         "build_s": round(time.perf_counter() - start, 1),
-                                         "file_mb": round((work / "alt-ivfpq.faiss").stat().st_size / MB)}}
-        del pq
+        out["alternatives"] = {}
+        for kind in ALTERNATIVES:
+            start = time.perf_counter()
+            alt = _alternative(kind, vecs, dense.nlist or ivf_cells(size))
+            path = work / f"alt-{kind}.faiss"
+            faiss.write_index(alt, str(path))
+            out["alternatives"][kind] = {"nlist": alt.nlist, "build_s": round(time.perf_counter() - start, 1),
+                                         "file_mb": round(path.stat().st_size / MB)}
+            del alt
     del vecs
     gc.collect()
 
@@ -370,18 +380,21 @@ def serve(work: Path, model: str, nprobes: list[int]) -> dict[str, Any]:
     mem["end_mb"] = round(rss_mb())
     mem["peak_mb"] = peak_mb()
     out["memory"] = mem
-    alt = work / "alt-ivfpq.faiss"
-    if alt.exists():  # after the memory readings: the alternative is not part of the serving process
+    for kind in ALTERNATIVES:  # after the memory readings: an alternative is not part of the serving process
+        path = work / f"alt-{kind}.faiss"
+        if not path.exists():
+            continue
         import faiss
 
-        pq: Any = faiss.read_index(str(alt))
+        alt: Any = faiss.read_index(str(path))
 
-        def search_pq(qv: np.ndarray, nprobe: int) -> list[str]:
-            pq.nprobe = nprobe
-            _, labels = pq.search(qv.reshape(1, -1).astype(np.float32), 10)
+        def search_alt(qv: np.ndarray, nprobe: int, alt: Any = alt) -> list[str]:
+            alt.nprobe = nprobe
+            _, labels = alt.search(qv.reshape(1, -1).astype(np.float32), 10)
             return [f"p{j}" for j in labels[0] if j >= 0]
 
-        out["ivfpq_recall"] = _sweep(search_pq, qvecs, truth, probes)
+        out[f"{kind}_recall"] = _sweep(search_alt, qvecs, truth, probes)
+        del alt
     out["load"]["end"] = load()
     return out
 
@@ -395,7 +408,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threshold", type=int, default=Settings().dense_index_threshold)
     parser.add_argument("--cache", type=Path, default=None, help="embeddings.db to read vectors from")
     parser.add_argument("--index-threads", type=int, default=0)
-    parser.add_argument("--alternatives", action="store_true", help="also an IVF-PQ index, for its recall")
+    parser.add_argument("--alternatives", action="store_true",
+                        help="also IVF-PQ and IVF 8-bit indexes over the same vectors (recall, size)")
     parser.add_argument("--nprobe", default="8,16,32,64,128")
     args = parser.parse_args(argv)
     if args.phase == "encoder":

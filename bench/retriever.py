@@ -59,7 +59,7 @@ def code() -> dict[str, Any]:
 
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", "retrieval", "core")
     return {"commit": git("rev-parse", "--short", "HEAD"),
-            "uncommitted": sorted(line[3:] for line in dirty.splitlines())}
+            "uncommitted": sorted(line.split(maxsplit=1)[1] for line in dirty.splitlines() if line.strip())}
 
 
 def tidy(work: Path) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from bench.corpus import CACHE, REAL_MAX
 from bench.machine import describe, git
 from bench.report import write_report
+from bench.retrieval import ALTERNATIVES
 from bench.retriever import CACHE_FILES, tidy
 from core.settings import REPO_ROOT, Settings
 
@@ -48,7 +49,8 @@ def machine() -> dict[str, Any]:
         except md.PackageNotFoundError:
             versions[dist] = "-"
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", "retrieval", "bench", "core")
-    return {**describe(), **versions, "uncommitted": sorted(line[3:] for line in dirty.splitlines())}
+    changed = sorted(line.split(maxsplit=1)[1] for line in dirty.splitlines() if line.strip())
+    return {**describe(), **versions, "uncommitted": [f for f in changed if f != "bench/RESULTS.md"]}
 
 
 def child(module: str, phase: str, *args: str) -> dict[str, Any]:
@@ -82,6 +84,14 @@ def loads(phase: dict[str, Any], start: str = "start", end: str = "end") -> str:
     return f"{a[0]} → {b[0]}" if a and b else "?"
 
 
+def _code(phase: dict[str, Any]) -> str:
+    """The commit a phase ran, with the uncommitted retrieval files it also ran."""
+    c = phase.get("code")
+    if not c:
+        return "?"
+    return c["commit"] + (f" + uncommitted {', '.join(c['uncommitted'])}" if c.get("uncommitted") else "")
+
+
 def _pp(d: dict[str, Any]) -> str:
     return f"{d['p50']} / {d['p95']}" if d else "—"
 
@@ -92,8 +102,8 @@ def _full_tables(rows: Rows) -> list[str]:
              "(of which embedding) | build passages/s | embedding passages/s (chars/s) | encoder threads | "
              "load (1 min) at build start → end |", "|---|---|---|---|---|---|---|---|---|---|"]
     serve = ["| passages | search p50 / p95 ms | max ms | CPU ms per search p50 / p95 | query embedding "
-             "p50 / p95 ms | queries with hits | RSS after warm-up MB | load during queries |",
-             "|---|---|---|---|---|---|---|---|"]
+             "p50 / p95 ms | queries with hits | RSS after warm-up MB | load during queries | code |",
+             "|---|---|---|---|---|---|---|---|---|"]
     uncached = []
     for size, r in rows.items():
         b, s = r.get("build", {}), r.get("serve", {})
@@ -112,7 +122,7 @@ def _full_tables(rows: Rows) -> list[str]:
         serve.append(
             f"| {label(size)}{when(r)} | **{_pp(lat)}** | {lat['max']} | {_pp(s['cpu_ms'])} | "
             f"{_pp(s.get('query_embedding_ms', {}))} | {s['queries_with_hits']} / {s['queries']} | "
-            f"{s['memory']['after_warm_up_mb']} | {loads(s, 'queries_start')} |")
+            f"{s['memory']['after_warm_up_mb']} | {loads(s, 'queries_start')} | {_code(s)} |")
         u = b.get("uncached")
         if u:
             uncached.append(
@@ -159,7 +169,11 @@ def _recall_table(rows: Rows) -> list[str]:
     for size, r in rows.items():
         s = r.get("serve", {})
         default = s.get("default_nprobe")
-        for name, key in (("IVF fp16 (DenseIndex)", "dense_recall"), (f"IVF-PQ {8 * 8} B", "ivfpq_recall")):
+        sizes = {k: v.get("file_mb") for k, v in r.get("build", {}).get("alternatives", {}).items()}
+        file_mb = r.get("build", {}).get("dense", {}).get("file_mb")
+        indexes = [(f"IVF fp16 (DenseIndex, {file_mb} MB)", "dense_recall")]
+        indexes += [(f"{alt} ({sizes.get(kind)} MB)", f"{kind}_recall") for kind, alt in ALTERNATIVES.items()]
+        for name, key in indexes:
             for point in s.get(key, []):
                 probe = point["nprobe"] or "exact (flat)"
                 is_default = key == "dense_recall" and point["nprobe"] and point["nprobe"] == default
@@ -345,15 +359,23 @@ def render(info: dict[str, Any], enc: dict[str, Any], comp: Rows, full: Rows, co
     return "\n".join(lines)
 
 
+def raw_results(path: Path) -> dict[str, Any]:
+    """The raw JSON block of a results file ({} when there is none)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if "```json" not in text:
+        return {}
+    found: dict[str, Any] = json.loads(text.split("```json", 1)[1].split("```", 1)[0])
+    if "command" not in found.get("machine", {}) and "Command: `" in text:
+        found.setdefault("machine", {})["command"] = text.split("Command: `", 1)[1].split("`", 1)[0]
+    return found
+
+
 def previous(path: Path) -> dict[str, Any]:
     """The raw results of the last run recorded in ``path``: encoder, and rows keyed by size."""
     found: dict[str, Any] = {"encoder": {}, "components": {}, "full": {}}
-    if not path.exists():
+    raw = raw_results(path)
+    if not raw:
         return found
-    text = path.read_text(encoding="utf-8")
-    if "```json" not in text:
-        return found
-    raw = json.loads(text.split("```json", 1)[1].split("```", 1)[0])
     date = raw.get("machine", {}).get("date", "?")
     if raw.get("encoder"):
         found["encoder"] = {"date": date, **raw["encoder"]}
@@ -381,7 +403,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-encoder", action="store_true", help="skip the encoder-alone measurement")
     parser.add_argument("--keep-earlier", action="store_true",
                         help="keep results not measured now from the existing results file (labelled)")
+    parser.add_argument("--rerender", action="store_true",
+                        help="measure nothing: rewrite the report from its own raw results")
     args = parser.parse_args(argv)
+    if args.rerender:
+        raw = raw_results(args.out)
+        rows = {k: {int(size): r for size, r in raw.get(k, {}).items()} for k in ("components", "full")}
+        text = render(raw["machine"], raw.get("encoder", {}), rows["components"], rows["full"],
+                      raw["machine"].get("command", "?"))
+        write_report(args.out, text)
+        return
     info = machine()
     earlier = previous(args.out) if args.keep_earlier else {"encoder": {}, "components": {}, "full": {}}
     work: Path = args.work
@@ -424,6 +455,7 @@ def main(argv: list[str] | None = None) -> None:
         now.update(ordered)
     command = ".venv/bin/python -m bench.run" + (f" {' '.join(argv)}" if argv else
                                                   (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""))
+    info["command"] = command
     write_report(args.out, render(info, enc, comp, full, command))
     print(f"[bench] results written to {args.out}", file=sys.stderr)
 
