@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import MessageLimit, ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -55,6 +56,8 @@ Ctx = ContextTypes.DEFAULT_TYPE
 
 
 def build_application(token: str, api_url: str, polling: bool) -> Application[Any, Any, Any, Any, Any, Any]:
+    # httpx logs every request's URL at INFO, and a Bot API URL holds the bot's token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     builder = Application.builder().token(token).base_url(api_url).concurrent_updates(True)
     if not polling:
         builder = builder.updater(None)
@@ -144,9 +147,15 @@ class TelegramConnector(MessagingConnector):
             body = "\n".join(line.html for line in chunk).strip()
             if not body:
                 continue
-            await self.application.bot.send_message(
-                chat_id=chat_id, text=body, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-                reply_markup=markup if i == len(chunks) - 1 else None)
+            keyboard = markup if i == len(chunks) - 1 else None
+            try:
+                await self.application.bot.send_message(
+                    chat_id=chat_id, text=body, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+                    reply_markup=keyboard)
+            except BadRequest as exc:  # Telegram refused the HTML: the same words, unformatted
+                log.warning("telegram refused a formatted reply (%s); sending it as plain text", exc)
+                plain = "\n".join(line.text for line in chunk).strip()
+                await self.application.bot.send_message(chat_id=chat_id, text=plain, reply_markup=keyboard)
 
     async def _keyboard(self, out: Outbound) -> InlineKeyboardMarkup | None:
         buttons = [b for m in out.messages for b in m.get("buttons") or []][: self.capabilities.max_buttons]

@@ -31,6 +31,7 @@ class FakeBotAPI:
         self.updates: list[dict[str, Any]] = []
         self.changed = asyncio.Event()
         self.next_id = 1000
+        self.refuse_html = False  # answer HTML messages with "can't parse entities"
         self.app = web.Application()
         self.app.router.add_route("*", "/bot{token}/{method}", self.handle)
 
@@ -60,6 +61,9 @@ class FakeBotAPI:
         result: Any = True
         if method == "getMe":
             result = {"id": 42, "is_bot": True, "first_name": "Civic", "username": "civic_test_bot"}
+        elif method == "sendMessage" and self.refuse_html and data.get("parse_mode") == "HTML":
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: can't parse entities"}, status=400)
         elif method == "sendMessage":
             self.next_id += 1
             result = {"message_id": self.next_id, "date": int(time.time()), "text": data.get("text", ""),

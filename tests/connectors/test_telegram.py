@@ -146,6 +146,17 @@ async def test_long_replies_are_split_at_4096_characters(channel_app: AppFactory
     assert [("reply_markup" in s) for s in sent] == [False, False, False, True]  # buttons under the last
 
 
+async def test_a_refused_html_reply_is_sent_again_as_plain_text(channel_app: AppFactory,
+                                                                bot_api: Bot) -> None:
+    fake, _ = bot_api
+    fake.refuse_html = True
+    client = await channel_app()
+    await post(client, tg_message(1, 777, "居住证要带什么材料"))
+    sent = await fake.wait_for("sendMessage", 2)
+    assert sent[0]["parse_mode"] == "HTML" and "parse_mode" not in sent[1]
+    assert "居民身份证原件 <原件> & 复印件" in sent[1]["text"] and "reply_markup" in sent[1]
+
+
 def test_pack_cuts_a_line_longer_than_the_limit() -> None:
     chunks = pack([Line.plain("a" * 10), Line.plain("b" * 3)], 4)
     assert ["\n".join(line.text for line in c) for c in chunks] == ["aaaa", "aaaa", "aa", "bbb"]
