@@ -7,6 +7,8 @@ Everything on one fresh home seeded with the demo corpus and no Rasa component c
 - **load**: ``rasa run`` with that model until ``/status`` names it (median of two starts);
 - **CPU per turn**: the engine process's CPU time over 600 turns of 「你好」 (a rule response), five turns per
   sender as in the dialogue bench, through Rasa's REST channel and through the app's ``civic`` channel;
+  a repeated text's sentence vector is cached (nlu/use_featurizer.py), so what a *new* text adds is measured
+  apart: the featurizer's CPU per message over 300 distinct training texts, cache off;
 - **CV** (``--cv``): ``rasa test nlu --cross-validation --folds 5`` on the same training data.
 
     .venv/bin/python -m bench.training            # timings (a few minutes)
@@ -95,6 +97,35 @@ class Engine:
         self.proc.wait(30)
 
 
+# in the engine's virtualenv: CPU ms of UseSentenceFeaturizer.process per new text (the texts on stdin)
+_FEATURIZER_CPU = """
+import json, sys, time
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.shared.nlu.training_data.message import Message
+from nlu.use_featurizer import UseSentenceFeaturizer
+texts = json.loads(sys.stdin.read())
+config = {**UseSentenceFeaturizer.get_default_config(), "cache_size": 0}
+use = UseSentenceFeaturizer.create(config, None, None, ExecutionContext(GraphSchema({}), node_name="use"))
+use.process([Message({"text": texts[0]})])
+started = time.process_time()
+for text in texts:
+    use.process([Message({"text": text})])
+print((time.process_time() - started) / len(texts) * 1000)
+"""
+
+
+def featurizer_cpu(settings: Any) -> float:
+    """CPU ms the USE featurizer spends on one new message (one BLAS thread, as in a turn)."""
+    from nlu.examples import read_examples
+
+    files = sorted((settings.project_dir / "data" / "nlu").glob("*.yml"))
+    texts = list(dict.fromkeys(t for path in files for _, t in read_examples(path)))[:300]
+    python = Path(settings.rasa_bin).parent / "python"
+    run = subprocess.run([str(python), "-c", _FEATURIZER_CPU], input=json.dumps(texts),
+                         env=rasa_env(settings), capture_output=True, text=True, check=True)
+    return float(run.stdout.strip().splitlines()[-1])
+
+
 def cross_validate(settings: Any, work: Path) -> dict[str, Any]:
     """`rasa test nlu` 5-fold cross-validation on the training data `civic train` used."""
     training = settings.paths.training_dir
@@ -154,12 +185,15 @@ def main() -> int:
             cpu_civic.append(engine.cpu_per_turn("/webhooks/civic/webhook", args.turns, metadata=True))
         finally:
             engine.stop()
+    log("the sentence vector of a new text ...")
+    vector_ms = featurizer_cpu(settings)
     cv = cross_validate(settings, work) if args.cv else None
     row = {
         "train_s": round(result.seconds or train_s, 1), "train_wall_s": round(train_s, 1),
         "model_mb": round(model.stat().st_size / 1e6, 1), "load_s": round(statistics.median(loads), 1),
         "cpu_rest_ms": round(statistics.median(cpu_rest), 1),
         "cpu_civic_ms": round(statistics.median(cpu_civic), 1),
+        "vector_ms": round(vector_ms, 1),
         "cv": cv,
     }
     log(json.dumps(row))
@@ -189,6 +223,7 @@ home with the demo corpus, no Rasa component cache.
 | model load at engine start (`rasa run` until `/status` names it) | {row['load_s']} s | ≤ 10 s |
 | engine CPU per bare turn, Rasa's REST channel | {row['cpu_rest_ms']} ms | ≤ 15 ms |
 | engine CPU per bare turn, the app's `civic` channel | {row['cpu_civic_ms']} ms | |
+| a new text's sentence vector (USE featurizer; repeated texts are cached) | {row['vector_ms']} ms | |
 | 5-fold intent cross-validation | {cv_text} | macro-F1 ≥ 0.852 |
 """
     write_report(path, text)
