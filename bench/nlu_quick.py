@@ -179,11 +179,13 @@ def pipeline_cv(folder: Path, scales: list[float], cs: list[float], seeds: list[
             started = time.monotonic()
             predicted = {seed: np.empty(len(y), dtype=object) for seed in seeds}
             argmax = {seed: np.empty(len(y), dtype=object) for seed in seeds}
+            iterations = 0
             for seed, train, test, (x_tr, x_te) in folds:
                 if scale > 0:
                     x_tr = hstack([x_tr, csr_matrix(dense[train] * scale)]).tocsr()
                     x_te = hstack([x_te, csr_matrix(dense[test] * scale)]).tocsr()
                 clf = clone(template).set_params(C=c).fit(x_tr, y[train])
+                iterations = max(iterations, int(np.max(clf.n_iter_)))
                 probs = clf.predict_proba(x_te)
                 order = np.argsort(-probs, axis=1)
                 top = probs[np.arange(len(test)), order[:, 0]]
@@ -198,6 +200,7 @@ def pipeline_cv(folder: Path, scales: list[float], cs: list[float], seeds: list[
                          "macro_f1_argmax": round(float(np.mean(plain)), 4),
                          "accuracy": round(float(np.mean([(predicted[s] == y).mean() for s in seeds])), 4),
                          "fallbacks": int(np.mean([(predicted[s] == FALLBACK).sum() for s in seeds])),
+                         "lbfgs_iterations": f"{iterations}/{template.max_iter}",
                          "seconds": round(time.monotonic() - started, 1)})
             print(json.dumps(rows[-1]), flush=True)
             if report:
