@@ -19,8 +19,8 @@ after the sparse n-grams (its ``_features``); ``scale`` sets how much it weighs 
   (micro-batches on all cores); a parse encodes its message on one BLAS thread, so concurrent turns do not
   fight over the cores.
 - **A small per-process cache** of the last ``cache_size`` parsed texts: citizens send the same short
-  messages again and again (「好的」「谢谢」「人工」), and a cached one costs nothing; a new text costs about
-  3 ms of CPU here (bench/TRAINING.md).
+  messages again and again (「好的」「谢谢」「人工」), and a cached one costs nothing; a new text costs
+  4–6 ms of CPU here (bench/TRAINING.md).
 
 Measured in bench/NLU_REPORT.md and bench/TRAINING.md (issue 12).
 """
