@@ -87,9 +87,13 @@ class TimedEmbedder:
         self.batch_s = 0.0
         self.batch_texts = self.batch_chars = 0
         self.query_ms: list[float] = []
+        self.threads_used: dict[int, int] = {}  # BLAS threads the encoder chose -> texts
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray:
+        if len(texts) > QUERY_BATCH and hasattr(self.real, "threads_for"):  # what encode is about to choose
+            used = int(self.real.threads_for(len(texts)))
+            self.threads_used[used] = self.threads_used.get(used, 0) + len(texts)
         start = time.perf_counter()
         if progress is not None and self.reports_progress:
             vecs = self.real.encode(texts, batch_size, progress=progress)
@@ -239,6 +243,7 @@ def build(size: int, work: Path, model: str, index_threads: int, real_cache: Pat
         "embed_s": round(embedder.batch_s, 1), "embed_passages_per_s": round(embed_rate, 1),
         "embed_chars_per_s": round(chars_rate), "embed_200char_passages_per_s": round(chars_rate / 200, 1),
         "index_threads": getattr(real, "index_threads", index_threads),
+        "threads_used": {str(k): v for k, v in sorted(embedder.threads_used.items())},
         "rest_s": round(report.seconds - embedder.batch_s, 1),
         "fitness_weight": report.fitness.get("corpus_weight"),
         "build_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

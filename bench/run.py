@@ -85,6 +85,15 @@ def loads(phase: dict[str, Any], start: str = "start", end: str = "end") -> str:
     return f"{a[0]} → {b[0]}" if a and b else "?"
 
 
+def _threads(build: dict[str, Any]) -> str:
+    """Encoder threads asked, and how many texts were embedded with each thread count it chose."""
+    used = build.get("threads_used")
+    if not used:
+        return str(build.get("index_threads", "?"))
+    counts = ", ".join(f"{k} for {v} texts" for k, v in used.items())
+    return f"{build['index_threads']} (used: {counts})"
+
+
 def _code(phase: dict[str, Any]) -> str:
     """The commit a phase ran, with the uncommitted retrieval files it also ran."""
     c = phase.get("code")
@@ -118,7 +127,7 @@ def _full_tables(rows: Rows) -> list[str]:
             f"| {label(size)}{when(r)} | {b['documents']} | {b['mean_passage_chars']} | {vectors} | "
             f"{b['embedded_with_model']} / {b['vectors_from_cache']} | {b['warm_up_and_build_s']} "
             f"({b['embed_s']}) | {b['passages_per_s']} | {b['embed_passages_per_s']} "
-            f"({b['embed_chars_per_s']}) | {b['index_threads']} | {loads(b, 'build_start')} |")
+            f"({b['embed_chars_per_s']}) | {_threads(b)} | {loads(b, 'build_start')} |")
         lat = s["latency_ms"]
         serve.append(
             f"| {label(size)}{when(r)} | **{_pp(lat)}** | {lat['max']} | {_pp(s['cpu_ms'])} | "
@@ -129,7 +138,7 @@ def _full_tables(rows: Rows) -> list[str]:
             uncached.append(
                 f"| {label(size)} | {u['date']} | {u['passages']} | {u['warm_up_and_build_s']} "
                 f"({u['embed_s']}) | {u['passages_per_s']} | {u['embed_passages_per_s']} "
-                f"({u['embed_chars_per_s']}) | {u['index_threads']} | {loads(u, 'build_start')} |")
+                f"({u['embed_chars_per_s']}) | {_threads(u)} | {loads(u, 'build_start')} |")
     out = ["### Build (`Retriever.warm_up()` on an empty index)", "", *build, ""]
     if uncached:
         out += ["The builds above read vectors from the cache of an earlier run; the first (uncached) "
