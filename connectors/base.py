@@ -14,8 +14,10 @@ of buttons and cards, and — for a channel that can reach a citizen outside a t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from abc import ABC
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -108,6 +110,33 @@ def as_plain_text(message: dict[str, Any], labels: Callable[[str], str] | None =
     return "\n".join(line for line in lines if line)
 
 
+log = logging.getLogger(__name__)
+
+
+class KeyedLocks:
+    """One asyncio lock per key, created on first use and dropped once nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class Connector(ABC):
     """Message in → replies out, for one channel.
 
@@ -124,7 +153,8 @@ class Connector(ABC):
         self.chat = chat
         self.history = history
         self.max_text_chars = max_text_chars
-        self._inflight: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._inflight = KeyedLocks()  # (session, key) of turns being answered
+        self.on_feedback: Any = None  # FeedbackHook: told of each stored thumbs (the curation log)
 
     def validate(self, inbound: Inbound) -> None:
         """The input rules of core/inputs.py; raises a named InvalidInput."""
@@ -140,26 +170,31 @@ class Connector(ABC):
         if not inbound.key or self.history is None:
             reply = await self._turn(session, inbound.text, inbound.language)
             return self._outbound(session, inbound.key, reply)
-        slot = (session, inbound.key)
-        lock, users = self._inflight.get(slot, (asyncio.Lock(), 0))
-        self._inflight[slot] = (lock, users + 1)
-        try:
-            async with lock:  # a re-delivery racing the first delivery waits for its answer
-                history = self.history
-                turn = await asyncio.to_thread(history.find, session, inbound.key)
-                if turn is not None and turn.reply is not None:
-                    return self._outbound(session, inbound.key, turn.reply, duplicate=True)
-                await asyncio.to_thread(history.begin, session, inbound.key, inbound.text, inbound.label,
-                                        self.name)
-                reply = await self._turn(session, inbound.text, inbound.language)
-                await asyncio.to_thread(history.finish, session, inbound.key, reply)
-                return self._outbound(session, inbound.key, reply)
-        finally:
-            lock, users = self._inflight[slot]
-            if users <= 1:
-                del self._inflight[slot]
-            else:
-                self._inflight[slot] = (lock, users - 1)
+        async with self._inflight.hold((session, inbound.key)):
+            # a re-delivery racing the first delivery waits for its answer
+            history = self.history
+            turn = await asyncio.to_thread(history.find, session, inbound.key)
+            if turn is not None and turn.reply is not None:
+                return self._outbound(session, inbound.key, turn.reply, duplicate=True)
+            await asyncio.to_thread(history.begin, session, inbound.key, inbound.text, inbound.label,
+                                    self.name)
+            reply = await self._turn(session, inbound.text, inbound.language)
+            await asyncio.to_thread(history.finish, session, inbound.key, reply)
+            return self._outbound(session, inbound.key, reply)
+
+    async def record_feedback(self, session: str, key: str, value: str) -> bool:
+        """Thumbs on an answered turn: stored, then told to ``on_feedback``; False when no answered turn
+        has that key in this session."""
+        history = self.history
+        if history is None or not await asyncio.to_thread(history.set_feedback, session, key, value):
+            return False
+        turn = await asyncio.to_thread(history.find, session, key)
+        if turn is not None and self.on_feedback is not None:
+            try:
+                await self.on_feedback(turn, value)
+            except Exception:
+                log.exception("the feedback hook failed; the feedback itself is stored")
+        return True
 
     async def _turn(self, session: str, text: str, language: str = "") -> dict[str, Any]:
         reply = await self.chat.handle(session, text, language or None, self.name,

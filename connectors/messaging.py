@@ -80,17 +80,8 @@ class MessagingConnector(Connector):
             return self.texts.say("unavailable", lang)
 
     async def feedback(self, session: str, key: str, value: str) -> bool:
-        """Thumbs on an answered turn: stored, then told to the hook (the curation log)."""
-        history = self.history
-        if history is None or not await asyncio.to_thread(history.set_feedback, session, key, value):
-            return False
-        turn = await asyncio.to_thread(history.find, session, key)
-        if turn is not None and self.on_feedback is not None:
-            try:
-                await self.on_feedback(turn, value)
-            except Exception:
-                log.exception("the feedback hook failed; the feedback itself is stored")
-        return True
+        """Thumbs on an answered turn (``Connector.record_feedback``)."""
+        return await self.record_feedback(session, key, value)
 
 
 def language_hint(code: Any) -> str:

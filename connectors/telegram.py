@@ -21,10 +21,8 @@ language hint; each chat is rate-limited with a polite notice (``connectors/mess
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
-from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -40,7 +38,7 @@ from telegram.ext import (
     filters,
 )
 
-from connectors.base import Capabilities, Inbound, Outbound
+from connectors.base import Capabilities, Inbound, KeyedLocks, Outbound
 from connectors.messaging import MessagingConnector, language_hint
 from connectors.render import Line, message_lines, pack
 from core.inputs import detect_language
@@ -77,7 +75,7 @@ class TelegramConnector(MessagingConnector):
         self.secret = secret
         self.polling = polling
         self.application = build_application(token, api_url, polling)
-        self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._chat_locks = KeyedLocks()  # updates run one at a time within a chat, in arrival order
         add = self.application.add_handler
         add(CommandHandler("start", self._on_start))
         add(CommandHandler("help", self._on_help))
@@ -177,21 +175,6 @@ class TelegramConnector(MessagingConnector):
         return InlineKeyboardMarkup(rows) if rows else None
 
     # -- turns -------------------------------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def _in_order(self, chat_id: int) -> AsyncIterator[None]:
-        """Updates run concurrently across chats, one at a time within a chat (in arrival order)."""
-        lock, users = self._chat_locks.get(chat_id, (asyncio.Lock(), 0))
-        self._chat_locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._chat_locks[chat_id]
-            if users <= 1:
-                del self._chat_locks[chat_id]
-            else:
-                self._chat_locks[chat_id] = (lock, users - 1)
-
     async def _languages(self, update: Update, text: str = "") -> tuple[str, str]:
         """(the hint for the dialogue, the language of the channel's own texts)."""
         chat = update.effective_chat
@@ -205,7 +188,7 @@ class TelegramConnector(MessagingConnector):
         if chat is None:
             return
         hint, lang = await self._languages(update, text)
-        async with self._in_order(chat.id):
+        async with self._chat_locks.hold(chat.id):
             out = await self.answer(Inbound(CHANNEL, str(chat.id), text, key, label[:200], hint), lang)
             await self._deliver(chat.id, out, lang)
 

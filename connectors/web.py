@@ -215,13 +215,6 @@ class WebConnector(Connector):
         wait = self.limiter.ips.take(request.remote or "?")
         if wait:
             raise web.HTTPTooManyRequests(headers={"Retry-After": str(int(wait) + 1)})
-        history = self.history
-        if history is None or not await asyncio.to_thread(history.set_feedback, session, key, value):
+        if not await self.record_feedback(session, key, value):
             raise web.HTTPNotFound(text="no answered message with that key in this session")
-        turn = await asyncio.to_thread(history.find, session, key)
-        if turn is not None and self.on_feedback is not None:
-            try:
-                await self.on_feedback(turn, value)
-            except Exception:
-                log.exception("the feedback hook failed; the feedback itself is stored")
         return web.json_response({"ok": True, "key": key, "value": value})
