@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -37,12 +37,39 @@ SCHEMA_VERSION = "1"
 _LIST_FIELDS = frozenset({"keywords", "materials", "steps"})
 _DOC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Document))
 _APP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Application))
+# catalog elements a listing filters by exactly, and the text fields its words are looked for in
+_FACETS = ("issuer", "topic", "genre", "audience")
+_TEXT_SEARCHED = ("title", "body", "doc_no", "index_no", "keywords", "summary")
 
 
 class Change(StrEnum):
     ADDED = "added"
     CHANGED = "changed"
     UNCHANGED = "unchanged"
+
+
+# What a document list can be narrowed by (the admin console's filters); empty means "any".
+VALIDITIES = ("current", "expired", "abolished")
+
+
+@dataclass(frozen=True)
+class DocQuery:
+    """A filtered listing: ``text`` words (all must occur in the title, body, 文号, 索引号, keywords or
+    summary), exact catalog elements, an issued-on range (ISO, inclusive) and a validity on ``today``:
+    current = ``Document.is_current``; expired = status expired, or published with its validity past;
+    abolished = status abolished."""
+
+    text: str = ""
+    type: str = ""
+    status: str = ""
+    issuer: str = ""
+    topic: str = ""
+    genre: str = ""
+    audience: str = ""
+    issued_from: str = ""
+    issued_to: str = ""
+    validity: str = ""
+    today: str = ""
 
 
 def _now() -> str:
@@ -305,6 +332,77 @@ class Archive:
         if not rows:
             raise NotFound(f"no document with id {doc_id!r}")
         return [_row_doc(r) for r in rows]
+
+    def version(self, doc_id: str, version: int) -> Document:
+        """One stored version of a document (NotFound when the document or that version does not exist)."""
+        rows = self._rows("SELECT * FROM versions WHERE id = ? AND version = ?", [doc_id, int(version)])
+        if not rows:
+            raise NotFound(f"no version {version} of document {doc_id!r}")
+        return _row_doc(rows[0])
+
+    def distinct(self, column: str) -> list[str]:
+        """The non-empty values of one catalog element over the current documents, sorted (for filters)."""
+        if column not in _FACETS:
+            raise InvalidInput(f"{column!r} is not a catalog element one can filter by")
+        sql = f"SELECT DISTINCT [{column}] AS v FROM documents WHERE [{column}] != '' ORDER BY 1"
+        return [str(r["v"]) for r in self._rows(sql)]
+
+    @staticmethod
+    def _query_filters(q: DocQuery) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for word in q.text.split():
+            needle = word.lower()
+            clauses.append(
+                "(" + " OR ".join(f"instr(lower([{c}]), ?) > 0" for c in _TEXT_SEARCHED) + ")"
+            )
+            params += [needle] * len(_TEXT_SEARCHED)
+        try:
+            if q.type:
+                clauses.append("type = ?")
+                params.append(DocType(q.type).value)
+            if q.status:
+                clauses.append("status = ?")
+                params.append(Status(q.status).value)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+        for column in _FACETS:
+            value = getattr(q, column)
+            if value:
+                clauses.append(f"[{column}] = ?")
+                params.append(value)
+        if q.issued_from:
+            clauses.append("issued_on != '' AND issued_on >= ?")
+            params.append(q.issued_from)
+        if q.issued_to:
+            clauses.append("issued_on != '' AND issued_on <= ?")
+            params.append(q.issued_to)
+        if q.validity:
+            if q.validity not in VALIDITIES:
+                raise InvalidInput(f"validity must be one of {', '.join(VALIDITIES)}, not {q.validity!r}")
+            if not q.today:
+                raise InvalidInput("a validity filter needs today's date")
+            if q.validity == "current":  # Document.is_current, in SQL (a test keeps them in step)
+                clauses.append(
+                    "status = 'published' AND (valid_from = '' OR valid_from <= ?)"
+                    " AND (valid_until = '' OR valid_until >= ?)"
+                )
+                params += [q.today, q.today]
+            elif q.validity == "expired":
+                clauses.append(
+                    "(status = 'expired' OR (status = 'published' AND valid_until != '' AND valid_until < ?))"
+                )
+                params.append(q.today)
+            else:
+                clauses.append("status = 'abolished'")
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def search_documents(self, q: DocQuery, limit: int = 50, offset: int = 0) -> tuple[int, list[Document]]:
+        """(how many match, one page of them ordered by id) for a filtered listing (``DocQuery``)."""
+        where, params = self._query_filters(q)
+        total = int(self._rows(f"SELECT count(*) AS n FROM documents {where}", params)[0]["n"])
+        sql = f"SELECT * FROM documents {where} ORDER BY id LIMIT ? OFFSET ?"
+        return total, [_row_doc(r) for r in self._rows(sql, [*params, limit, offset])]
 
     def latest_change(self) -> int:
         """The sequence number of the latest change (0 for an empty archive): a cheap "has it changed?"."""
