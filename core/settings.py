@@ -65,6 +65,10 @@ class Settings:
     wechat_app_secret: str = ""
     wechat_aes_key: str = ""  # EncodingAESKey: set -> safe mode (encrypted messages)
     wechat_api_url: str = "https://api.weixin.qq.com/cgi-bin/"  # the WeChat API (or a test fake)
+    # the admin console (app/admin/): a signed-in session ends after this many idle minutes
+    admin_idle_minutes: int = 30
+    # key that signs the console's session cookies; generated into secrets.toml
+    session_key: str = ""
     # key that encrypts the contact details staff may need for a follow-up (app/contacts.py); generated
     contact_key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -118,6 +122,11 @@ class HomePaths:
         return self.training_dir / "progress.json"
 
     @property
+    def curation_dir(self) -> Path:
+        """Curated training data (numbered versions), candidate models and their reports (app/curation/)."""
+        return self.root / "curation"
+
+    @property
     def config_file(self) -> Path:
         return self.root / "civic.toml"
 
@@ -134,9 +143,9 @@ class HomePaths:
 _ENV_PREFIX = "CIVIC_"
 _SECRET_KEYS = (
     "engine_token", "staff_token", "contact_key", "telegram_token", "telegram_webhook_secret", "wechat_token",
-    "wechat_app_id", "wechat_app_secret", "wechat_aes_key",
+    "wechat_app_id", "wechat_app_secret", "wechat_aes_key", "session_key",
 )
-_GENERATED_SECRETS = ("engine_token", "staff_token", "contact_key")  # created when secrets.toml lacks them
+_GENERATED_SECRETS = ("engine_token", "staff_token", "contact_key", "session_key")  # created when secrets.toml lacks them
 
 
 def _new_secret(key: str) -> str:
