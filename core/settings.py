@@ -127,6 +127,16 @@ class HomePaths:
         return self.root / "curation"
 
     @property
+    def review_dir(self) -> Path:
+        """What the review before publishing reads from the home (archive/review.py)."""
+        return self.root / "review"
+
+    @property
+    def negative_list(self) -> Path:
+        """The city's negative list: matters not to be published, one term per line, ``#`` comments."""
+        return self.review_dir / "negative_list.txt"
+
+    @property
     def config_file(self) -> Path:
         return self.root / "civic.toml"
 
