@@ -16,11 +16,16 @@ Kinds, each found by one compiled pattern plus a cheap check:
 * ``landline``  — only the separated forms 010-12345678, 0755 8888 6666 and (010)12345678 / （0755）88886666;
   hotlines such as 12345 or 95518 and bare eight-digit numbers are left alone.
 * ``email``     — ``local@domain.tld``.
+* ``passport``  — a PRC passport number: ``E`` and eight digits (ordinary, since 2012), ``E``, a letter (not I
+  or O) and seven digits (ordinary, since the E-numbers ran out), ``G`` and eight digits (older ordinary),
+  ``DE``/``SE``/``PE`` and seven digits (diplomatic, service, official).  Upper-case letters only, and like
+  every other kind never inside a longer run of letters or digits, so 索引号 (…MB2C92134X…), 文号 and
+  application numbers (HD2026…) are not read as one.
 
 No number may sit inside a longer run of digits or letters.  Full-width digits (１３８…) count as digits.
 When two readings overlap the longer one wins, and between readings of the same length the order is
-email, id_card, bank_card, mobile, landline.  The placeholders hold no digit and no ``@``, so masking is
-idempotent.  Text without a digit and without ``@`` is returned at once.
+email, id_card, bank_card, mobile, landline, passport.  The placeholders hold no digit and no ``@``, so
+masking is idempotent.  Text without a digit and without ``@`` is returned at once.
 
 :class:`MaskingFilter` applies the same masking to log records; attach it to a *handler* (a logger's own
 filters do not see records propagated from child loggers).
@@ -52,10 +57,11 @@ PLACEHOLDERS: dict[str, str] = {
     "landline": "〔电话〕",
     "bank_card": "〔银行卡号〕",
     "email": "〔邮箱〕",
+    "passport": "〔护照号〕",
 }
 
 # between readings of equal length, the lower rank wins
-_RANK: dict[str, int] = {"email": 0, "id_card": 1, "bank_card": 2, "mobile": 3, "landline": 4}
+_RANK: dict[str, int] = {"email": 0, "id_card": 1, "bank_card": 2, "mobile": 3, "landline": 4, "passport": 5}
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -82,6 +88,7 @@ _LANDLINE = re.compile(
     rf"(?:{_NOT_AFTER}[0０]{_D}{{2,3}}[- ]|[(（][0０]{_D}{{2,3}}[)）][- ]?)"
     rf"{_D}{{3,4}}[- ]?{_D}{{4}}{_NOT_BEFORE}"
 )
+_PASSPORT = re.compile(rf"{_NOT_AFTER}(?:[EG]{_D}{{8}}|E[A-HJ-NP-Z]{_D}{{7}}|[DSP]E{_D}{{7}}){_NOT_BEFORE}")
 _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])"
@@ -92,7 +99,7 @@ _EMAIL = re.compile(
 class Found:
     """One piece of personal data: its kind, where it is in the text and the text as it appeared."""
 
-    kind: str  # "id_card" | "mobile" | "landline" | "bank_card" | "email"
+    kind: str  # "id_card" | "mobile" | "landline" | "bank_card" | "email" | "passport"
     start: int
     end: int
     text: str
@@ -147,7 +154,7 @@ def _candidates(text: str) -> list[Found]:
                 not_cards.append(m.span())
                 continue
         found.append(Found("bank_card", m.start(), m.start() + len(number), number))
-    for kind, pattern in (("mobile", _MOBILE), ("landline", _LANDLINE)):
+    for kind, pattern in (("mobile", _MOBILE), ("landline", _LANDLINE), ("passport", _PASSPORT)):
         for m in pattern.finditer(text):
             start, end = m.span()
             if not any(low <= start and end <= high for low, high in not_cards):

@@ -301,6 +301,21 @@ def test_the_longer_reading_wins() -> None:
     assert [f.kind for f in find("13812345678@163.com")] == ["email"]
 
 
+# ---- 护照号
+
+
+@pytest.mark.parametrize("number", ["E12345678", "EA1234567", "EH7654321", "G12345678", "DE1234567",
+                                    "SE7654321", "PE1234567", "E１２３４５６７８"])
+def test_passports_are_masked(number: str) -> None:
+    assert mask(f"护照号码：{number}。") == "护照号码：〔护照号〕。"
+
+
+@pytest.mark.parametrize("text", ["E1234567", "E123456789", "EI1234567", "EO1234567", "XE12345678",
+                                  "e12345678", "F12345678", "D1234567", "CE1234567", "E12345678X"])
+def test_not_passports(text: str) -> None:
+    assert not any(f.kind == "passport" for f in find(text)), text
+
+
 def test_placeholders() -> None:
     assert PLACEHOLDERS == {
         "id_card": "〔身份证号〕",
@@ -308,6 +323,7 @@ def test_placeholders() -> None:
         "landline": "〔电话〕",
         "bank_card": "〔银行卡号〕",
         "email": "〔邮箱〕",
+        "passport": "〔护照号〕",
     }
 
 
