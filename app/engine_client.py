@@ -12,6 +12,7 @@ engine's token. Any failure to reach the engine or to understand its answer rais
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -153,6 +154,12 @@ class RasaClient:
             raise EngineUnavailable("engine returned a malformed parse result")
         return data
 
+    async def load_model(self, model_file: str, timeout: float = 180.0) -> None:
+        """Hot-swap: the engine loads ``model_file`` (an absolute path) with ``PUT /model``; it stalls while
+        loading and keeps the old model when the load fails.  The supervisor and the curation loop use it."""
+        await self._request("PUT", "/model", json={"model_file": model_file}, params=self._auth(),
+                            timeout=timeout)
+
     async def status(self, timeout: float | None = None) -> dict[str, Any]:
         """The engine's ``/status``: loaded model file and id, running training jobs."""
         data = await self._request("GET", "/status", params=self._auth(), timeout=timeout)
@@ -167,3 +174,10 @@ class RasaClient:
         except EngineUnavailable as exc:
             return EngineHealth(reachable=False, error=str(exc))
         return EngineHealth(reachable=True, model=str(data.get("model_file") or ""))
+
+
+async def load_model(engine_url: str, token: str, model: Path, timeout: float = 180.0) -> None:
+    """``PUT /model`` on the engine at ``engine_url`` with a client of its own (the supervisor's and the
+    CLI's hot-swap); raises EngineUnavailable when the engine cannot load it."""
+    async with RasaClient(engine_url, token, timeout=timeout) as client:
+        await client.load_model(str(Path(model).resolve()), timeout=timeout)

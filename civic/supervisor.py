@@ -16,6 +16,7 @@ timeout, so no process is left behind.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import json
@@ -27,7 +28,6 @@ import sys
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,10 +35,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from app.engine_client import load_model
 from civic.home import instance_lock, prepare_home
 from civic.train import TrainResult, current_model, needs_training, prepare_inputs, rasa_env, train
 from core import progress
-from core.errors import CivicError
+from core.errors import CivicError, EngineUnavailable
 from core.settings import REPO_ROOT, Settings
 
 Echo = Callable[[str], None]
@@ -324,19 +325,13 @@ class Supervisor:
 
     def swap_model(self, model: Path) -> bool:
         """Load ``model`` into the running engine (``PUT /model``); False when that did not work."""
-        url = f"{self.engine_url}/model?token={urllib.parse.quote(self.settings.engine_token)}"
-        body = json.dumps({"model_file": str(model)}).encode()
-        request = urllib.request.Request(url, data=body, method="PUT",
-                                         headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=SWAP_TIMEOUT) as resp:
-                ok = 200 <= resp.status < 300
-        except (OSError, ValueError) as exc:
+            asyncio.run(load_model(self.engine_url, self.settings.engine_token, model, SWAP_TIMEOUT))
+        except EngineUnavailable as exc:
             self.say(f"the engine could not load {model.name}: {exc}")
             return False
-        if ok:
-            self.say(f"the engine loaded {model.name}")
-        return ok
+        self.say(f"the engine loaded {model.name}")
+        return True
 
     def report_training(self) -> None:
         found = progress.read(self.paths.training_progress)
