@@ -123,6 +123,11 @@ def _clean(text: str) -> str:
     return text.replace("[", "〔").replace("]", "〕").replace("(", "（").replace(")", "）")
 
 
+def clean_example(text: str) -> str:
+    """A text made safe as a Rasa training example (no annotation brackets); app/curation/store.py uses it."""
+    return _clean(text)
+
+
 def guide_examples(guides: list[Document], unique: dict[str, str]) -> list[str]:
     out: list[str] = []
     turn = 0
