@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from civic.commands import archive_cmds, channel_cmds, retrieval_cmds, serve_cmds
+from civic.commands import archive_cmds, channel_cmds, retrieval_cmds, review_cmds, serve_cmds
 from core.errors import CivicError
 from core.settings import Settings, load_settings
 
@@ -39,7 +39,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     ctx.obj = AppContext(home)
 
 
-for _module in (archive_cmds, retrieval_cmds, serve_cmds, channel_cmds):
+for _module in (archive_cmds, retrieval_cmds, serve_cmds, channel_cmds, review_cmds):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 
