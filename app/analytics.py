@@ -1,0 +1,564 @@
+"""How well the assistant serves, read from ``app.db``: by day, by week and by channel (``/admin/analytics``,
+``app/admin/analytics.py``; the definitions are in docs/admin.md, "Analytics").
+
+What is counted, and where it comes from:
+
+- a **message** is a citizen message a channel recorded in the chat history (``connectors/history.py``,
+  ``history_turns``: web, Telegram, WeChat, and ``POST /api/chat`` as channel ``api``); its reply holds the
+  turn's intent and the documents the answer cited;
+- a **conversation** is the messages of one session with no pause longer than :data:`CONVERSATION_GAP`
+  (the engine's ``session_expiration_time``, domain/core.yml), counted on the day of its first message;
+- a **hand-over** is a hand-over ticket (``app/conversations.py``, ``tickets``); the conversation it happened
+  in is *handed over*, every other conversation is *contained*;
+- a **fallback** is a ``fallback`` row of the curation log: the dialogue did not understand the message
+  (answered from search or not), a guide or policy was not found, or — while the engine was not ready — the
+  search found nothing (a standby search that found an answer is not a fallback);  a fallback with no answer
+  is **unanswered**;  the fallback rate is over the messages the bot answered (not those sent to staff
+  while a person had the conversation);
+- **satisfaction** is the 👍 share of the rated answers: the thumbs on a turn (its latest value) and the
+  feedback a citizen typed (the engine's ``feedback_good``/``feedback_bad``).
+
+Days and weeks (ISO, Monday first) are local days in ``settings.time_zone``.  Every text this module returns
+went through ``core.pii.mask`` (the stores mask what they keep; masking again here costs little and keeps the
+rule in one place).  The queries block: callers on the event loop use ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+import sqlite3
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.errors import ConfigError, InvalidInput
+from core.pii import mask
+
+CHANNELS = ("web", "telegram", "wechat", "api")  # the filter's choices; other channels are counted as seen
+CONVERSATION_GAP = 60 * 60.0  # seconds; domain/core.yml session_expiration_time (60 min)
+DEFAULT_DAYS = 30  # the range when the filter gives none: the last 30 days up to today
+MAX_DAYS = 731  # the longest range one report covers
+TOP = 20  # rows of a top list on the page; the CSV has every row
+MAX_EXAMPLES = 3  # example messages per unanswered group
+
+# a curation-log feedback row with a "key" is a thumbs on a turn (app/factory.py log_feedback_for_curation),
+# already counted from the history; one without is feedback typed in the conversation (bot/handover.py)
+_FEEDBACK_KINDS = {"feedback_good": "up", "feedback_bad": "down"}
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def channel_of(channel: str, session: str) -> str:
+    """The channel of a turn (its recorded channel) or of a session alone (``"<channel>:<user>"``, the
+    connectors' session ids; anything else came through ``/api/chat``)."""
+    if channel:
+        return channel
+    prefix, sep, _ = session.partition(":")
+    return prefix if sep and prefix in CHANNELS else "api"
+
+
+def group_key(text: str) -> str:
+    """Messages that differ only in case, width, spaces and punctuation fall in one unanswered group."""
+    return _PUNCT.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"setting 'time_zone': {name!r} is not an IANA time zone (e.g. Asia/Shanghai)"
+                          ) from exc
+
+
+# -- the filter --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    start: date
+    end: date  # inclusive
+    channel: str = ""  # "" = every channel
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str], today: date) -> Filters:
+        """From the page's GET form (``from``, ``to``: YYYY-MM-DD, ``channel``); InvalidInput names the
+        field."""
+        end = _date(query.get("to", ""), "to") or today
+        start = _date(query.get("from", ""), "from") or end - timedelta(days=DEFAULT_DAYS - 1)
+        channel = (query.get("channel") or "").strip()
+        if channel and channel not in CHANNELS:
+            raise InvalidInput(f"'channel' must be one of {', '.join(CHANNELS)} (or empty for all)")
+        if start > end:
+            raise InvalidInput("'from' is after 'to'")
+        if (end - start).days + 1 > MAX_DAYS:
+            raise InvalidInput(f"the range is longer than {MAX_DAYS} days; pick a shorter one")
+        return cls(start, end, channel)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    def query(self) -> dict[str, str]:
+        """The filter as the page's query string values (links to the CSV keep it)."""
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "channel": self.channel}
+
+
+def _date(value: str, name: str) -> date | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"'{name}' must be a date like 2026-12-01, not {value[:20]!r}") from exc
+
+
+# -- the numbers --------------------------------------------------------------------------------
+@dataclass
+class Counts:
+    conversations: int = 0
+    handed_over: int = 0  # conversations with a hand-over
+    handovers: int = 0  # hand-over tickets
+    messages: int = 0
+    bot_messages: int = 0  # messages the bot answered (not those sent to staff during a hand-over)
+    fallbacks: int = 0
+    unanswered: int = 0
+    up: int = 0
+    down: int = 0
+
+    @property
+    def contained(self) -> int:
+        return self.conversations - self.handed_over
+
+    @property
+    def containment(self) -> float | None:
+        return _share(self.contained, self.conversations)
+
+    @property
+    def handover_rate(self) -> float | None:
+        return _share(self.handed_over, self.conversations)
+
+    @property
+    def fallback_rate(self) -> float | None:
+        return _share(self.fallbacks, self.bot_messages)
+
+    @property
+    def rated(self) -> int:
+        return self.up + self.down
+
+    @property
+    def satisfaction(self) -> float | None:
+        return _share(self.up, self.rated)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class IntentRow:
+    name: str
+    messages: int
+    share: float | None
+    confidence: float | None  # mean
+
+
+@dataclass(frozen=True)
+class DocRow:
+    """A document: ``hits`` answers cited it (or, for a service, answered with its guide); the thumbs on
+    those answers."""
+
+    id: str
+    title: str
+    hits: int
+    up: int
+    down: int
+
+    @property
+    def satisfaction(self) -> float | None:
+        return _share(self.up, self.up + self.down)
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    text: str  # the most frequent (masked) wording
+    count: int
+    examples: tuple[str, ...]
+    channels: tuple[str, ...]
+    last: datetime  # local time
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = "int"  # int | percent | text | number
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+
+
+_COUNT_COLUMNS = (
+    Column("conversations", "会话 Conversations"),
+    Column("messages", "消息 Messages"),
+    Column("contained", "未转人工 Contained"),
+    Column("containment", "自助解决率 Containment", "percent"),
+    Column("handovers", "转人工 Hand-overs"),
+    Column("handover_rate", "转人工率 Hand-over rate", "percent"),
+    Column("fallbacks", "未理解 Fallbacks"),
+    Column("fallback_rate", "未理解率 Fallback rate", "percent"),
+    Column("unanswered", "未答复 Unanswered"),
+    Column("up", "👍"),
+    Column("down", "👎"),
+    Column("satisfaction", "满意度 Satisfaction", "percent"),
+)
+
+
+def _count_cells(c: Counts) -> tuple[Any, ...]:
+    return (c.conversations, c.messages, c.contained, c.containment, c.handovers, c.handover_rate,
+            c.fallbacks, c.fallback_rate, c.unanswered, c.up, c.down, c.satisfaction)
+
+
+@dataclass
+class Report:
+    filters: Filters
+    time_zone: str
+    total: Counts
+    days: list[tuple[date, Counts]]
+    weeks: list[tuple[date, Counts]]  # (Monday, counts); a week cut by the range holds only its days in it
+    channels: list[tuple[str, Counts]]
+    intents: list[IntentRow]
+    services: list[DocRow]
+    unanswered: list[GroupRow]
+    documents: list[DocRow]
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def tables(self) -> dict[str, Table]:
+        """Every table of the page, by name: what the page shows and what ``?table=<name>`` exports."""
+        doc_columns = (Column("id", "编号 ID", "text"), Column("title", "标题 Title", "text"))
+        thumbs = (Column("up", "👍"), Column("down", "👎"),
+                  Column("satisfaction", "满意度 Satisfaction", "percent"))
+        return {t.name: t for t in (
+            Table("summary", "总览 Summary", (Column("range", "范围 Range", "text"), *_COUNT_COLUMNS),
+                  [(f"{self.filters.start}/{self.filters.end}", *_count_cells(self.total))]),
+            Table("daily", "按日 By day", (Column("day", "日期 Day", "text"), *_COUNT_COLUMNS),
+                  [(d.isoformat(), *_count_cells(c)) for d, c in self.days]),
+            Table("weekly", "按周 By week", (Column("week", "周 Week", "text"),
+                                            Column("starts", "起始 Starts", "text"), *_COUNT_COLUMNS),
+                  [(_iso_week(d), d.isoformat(), *_count_cells(c)) for d, c in self.weeks]),
+            Table("channels", "按渠道 By channel",
+                  (Column("channel", "渠道 Channel", "text"), *_COUNT_COLUMNS),
+                  [(name, *_count_cells(c)) for name, c in self.channels]),
+            Table("intents", "热门意图 Top intents",
+                  (Column("intent", "意图 Intent", "text"), Column("messages", "消息 Messages"),
+                   Column("share", "占比 Share", "percent"),
+                   Column("confidence", "平均置信度 Mean confidence", "number")),
+                  [(r.name, r.messages, r.share, r.confidence) for r in self.intents]),
+            Table("services", "热门事项 Top services asked about",
+                  (*doc_columns, Column("asked", "询问 Asked"), *thumbs),
+                  [(r.id, r.title, r.hits, r.up, r.down, r.satisfaction) for r in self.services]),
+            Table("unanswered", "未答复的问题 Top unanswered",
+                  (Column("text", "问题 Message", "text"), Column("count", "次数 Count"),
+                   Column("examples", "示例 Examples", "text"), Column("channels", "渠道 Channels", "text"),
+                   Column("last", "最近 Last seen", "text")),
+                  [(g.text, g.count, " | ".join(g.examples), ", ".join(g.channels),
+                    g.last.strftime("%Y-%m-%d %H:%M")) for g in self.unanswered]),
+            Table("documents", "文件命中与评价 Hits and feedback per document",
+                  (*doc_columns, Column("hits", "命中 Hits"), *thumbs),
+                  [(r.id, r.title, r.hits, r.up, r.down, r.satisfaction) for r in self.documents]),
+        )}
+
+
+def _iso_week(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+# -- the queries --------------------------------------------------------------------------------
+Adder = Callable[[float, str, Callable[[Counts], None]], None]  # (when, channel, what to count)
+
+
+@dataclass
+class _Conversation:
+    session: str
+    channel: str
+    start: float
+    last: float
+    handed_over: bool = False
+
+
+class Analytics:
+    """Reads ``app.db`` (read-only, one connection per report) for :meth:`report`."""
+
+    def __init__(self, app_db: Path, time_zone: str = "UTC", gap: float = CONVERSATION_GAP) -> None:
+        self.path = Path(app_db)
+        self.zone = zone(time_zone)
+        self.time_zone = time_zone
+        self.gap = gap
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self.path.exists():
+            raise ConfigError(f"no app.db at {self.path}: the app has not run in this home yet")
+        db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=5000")
+        db.create_function("channel_of", 2, channel_of, deterministic=True)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def report(self, filters: Filters) -> Report:
+        bounds = [_utc(datetime.combine(d, time(), self.zone)) for d in filters.days()]
+        bounds.append(_utc(datetime.combine(filters.end + timedelta(days=1), time(), self.zone)))
+        epochs = [b.timestamp() for b in bounds]
+        span = (bounds[0].isoformat(timespec="seconds"), bounds[-1].isoformat(timespec="seconds"))
+        with self._connect() as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            has_turns = "history_turns" in tables
+            has_log = {"tickets", "curation_log"} <= tables
+            days = filters.days()
+            per_day: dict[date, Counts] = {d: Counts() for d in days}
+            per_channel: dict[str, Counts] = defaultdict(Counts)
+
+            def day_of(epoch: float) -> date | None:
+                i = bisect.bisect_right(epochs, epoch) - 1
+                return days[i] if 0 <= i < len(days) else None
+
+            def add(epoch: float, channel: str, bump: Callable[[Counts], None]) -> None:
+                day = day_of(epoch)
+                if day is None or (filters.channel and channel != filters.channel):
+                    return
+                bump(per_day[day])
+                bump(per_channel[channel])
+
+            conversations = self._conversations(db, span, add) if has_turns else {}
+            if has_log:
+                self._handovers(db, epochs, conversations, add)
+                unanswered = self._fallbacks(db, epochs, filters, add)
+                self._typed_feedback(db, epochs, add)
+            else:
+                unanswered = []
+            for convs in conversations.values():
+                for conv in convs:
+                    add(conv.start, conv.channel, _conversation_bump(conv.handed_over))
+            turn_where, turn_args = _turn_filter(span, filters.channel)
+            intents = self._intents(db, turn_where, turn_args) if has_turns else []
+            documents = self._documents(db, turn_where, turn_args) if has_turns else []
+            services = self._services(db, turn_where, turn_args) if has_turns else []
+        total = Counts()
+        for counts in per_day.values():
+            _merge(total, counts)
+        weeks: dict[date, Counts] = {}
+        for day, counts in per_day.items():
+            _merge(weeks.setdefault(day - timedelta(days=day.weekday()), Counts()), counts)
+        seen = sorted(per_channel, key=lambda c: (CHANNELS.index(c) if c in CHANNELS else len(CHANNELS), c))
+        shown = [filters.channel] if filters.channel else list(dict.fromkeys([*CHANNELS, *seen]))
+        return Report(
+            filters=filters, time_zone=self.time_zone, total=total, days=list(per_day.items()),
+            weeks=sorted(weeks.items()), channels=[(c, per_channel.get(c, Counts())) for c in shown],
+            intents=intents, services=services, unanswered=unanswered, documents=documents,
+        )
+
+    def _conversations(self, db: sqlite3.Connection, span: tuple[str, str],
+                       add: Adder) -> dict[str, list[_Conversation]]:
+        """Every message in the range (counted as it goes) and the conversations they make, by session."""
+        rows = db.execute(
+            "SELECT session, channel_of(channel, session) AS channel, created_at, feedback,"
+            " json_extract(reply, '$.mode') AS mode FROM history_turns"
+            " WHERE created_at >= ? AND created_at < ? ORDER BY session, seq", span)
+        by_session: dict[str, list[_Conversation]] = {}
+        for row in rows:
+            at = _epoch(row["created_at"])
+            session, channel = row["session"], row["channel"]
+            convs = by_session.setdefault(session, [])
+            if not convs or at - convs[-1].last > self.gap:
+                convs.append(_Conversation(session, channel, at, at))
+            else:
+                convs[-1].last = max(convs[-1].last, at)
+            add(at, channel, _message_bump(row["mode"] != "paused", row["feedback"]))
+        return by_session
+
+    def _handovers(self, db: sqlite3.Connection, epochs: list[float],
+                   conversations: dict[str, list[_Conversation]],
+                   add: Adder) -> None:
+        rows = db.execute("SELECT session, created_at FROM tickets WHERE kind = 'handover'"
+                          " AND created_at >= ? AND created_at < ?", [epochs[0], epochs[-1]])
+        for row in rows:
+            at, session = float(row["created_at"]), row["session"]
+            convs = conversations.get(session, [])
+            conv = next((c for c in reversed(convs) if c.start <= at + 1.0 and at <= c.last + self.gap), None)
+            if conv is not None:
+                conv.handed_over = True
+            channel = conv.channel if conv is not None else channel_of("", session)
+            add(at, channel, _bump_handover)
+
+    def _fallbacks(self, db: sqlite3.Connection, epochs: list[float], filters: Filters,
+                   add: Adder) -> list[GroupRow]:
+        rows = db.execute("SELECT session, text, detail, at FROM curation_log WHERE kind = 'fallback'"
+                          " AND at >= ? AND at < ? ORDER BY id", [epochs[0], epochs[-1]])
+        groups: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+        for row in rows:
+            detail = _json(row["detail"])
+            answered = bool(detail.get("answered"))
+            if detail.get("standby") and answered:
+                continue  # the engine was not ready and the search answered: not a fallback
+            channel = channel_of("", row["session"])
+            at = float(row["at"])
+            add(at, channel, _fallback_bump(answered))
+            text = mask(row["text"] or "")
+            if not answered and text.strip() and not (filters.channel and channel != filters.channel):
+                groups[group_key(text) or text].append((text, channel, at))
+        result = []
+        for items in groups.values():
+            wordings = Counter(text for text, _, _ in items)
+            result.append(GroupRow(
+                text=wordings.most_common(1)[0][0], count=len(items),
+                examples=tuple(w for w, _ in wordings.most_common(MAX_EXAMPLES)),
+                channels=tuple(sorted({c for _, c, _ in items})),
+                last=datetime.fromtimestamp(max(at for _, _, at in items), self.zone)))
+        result.sort(key=lambda g: (-g.count, -g.last.timestamp(), g.text))
+        return result
+
+    def _typed_feedback(self, db: sqlite3.Connection, epochs: list[float],
+                        add: Adder) -> None:
+        rows = db.execute("SELECT kind, session, detail, at FROM curation_log"
+                          " WHERE kind IN ('feedback_good', 'feedback_bad') AND at >= ? AND at < ?",
+                          [epochs[0], epochs[-1]])
+        for row in rows:
+            if "key" in _json(row["detail"]):
+                continue  # a thumbs on a turn: counted from the history
+            add(float(row["at"]), channel_of("", row["session"]), _rating_bump(_FEEDBACK_KINDS[row["kind"]]))
+
+    def _intents(self, db: sqlite3.Connection, where: str, args: list[Any]) -> list[IntentRow]:
+        rows = db.execute(
+            "SELECT json_extract(t.reply, '$.intent.name') AS name, count(*) AS n,"
+            " avg(json_extract(t.reply, '$.intent.confidence')) AS confidence"
+            f" FROM history_turns t WHERE {where} AND t.reply IS NOT NULL GROUP BY name", args).fetchall()
+        named = [r for r in rows if r["name"]]
+        total = sum(r["n"] for r in named)
+        result = [IntentRow(str(r["name"]), int(r["n"]), _share(int(r["n"]), total),
+                            None if r["confidence"] is None else round(float(r["confidence"]), 3))
+                  for r in named]
+        result.sort(key=lambda r: (-r.messages, r.name))
+        return result
+
+    def _documents(self, db: sqlite3.Connection, where: str, args: list[Any]) -> list[DocRow]:
+        """Each document the answers cited: in how many answers, and the thumbs on those answers."""
+        rows = db.execute(
+            "SELECT DISTINCT t.seq, t.feedback, json_extract(c.value, '$.id') AS id,"
+            " json_extract(c.value, '$.title') AS title"
+            " FROM history_turns t, json_each(t.reply, '$.messages') m, json_each(m.value, '$.citations') c"
+            f" WHERE {where} AND t.reply IS NOT NULL"
+            " AND json_type(m.value, '$.citations') = 'array' ORDER BY t.seq", args)
+        return _doc_rows(rows)
+
+    def _services(self, db: sqlite3.Connection, where: str, args: list[Any]) -> list[DocRow]:
+        """The services (办事指南) asked about: answers whose card was a guide's."""
+        rows = db.execute(
+            "SELECT DISTINCT t.seq, t.feedback,"
+            " coalesce(json_extract(m.value, '$.card.guide_id'), json_extract(m.value, '$.card.id')) AS id,"
+            " json_extract(m.value, '$.card.title') AS title"
+            " FROM history_turns t, json_each(t.reply, '$.messages') m"
+            f" WHERE {where} AND t.reply IS NOT NULL"
+            " AND json_extract(m.value, '$.card.type') = 'guide' ORDER BY t.seq", args)
+        return _doc_rows(rows)
+
+
+def _turn_filter(span: tuple[str, str], channel: str) -> tuple[str, list[Any]]:
+    where, args = "t.created_at >= ? AND t.created_at < ?", list[Any](span)
+    if channel:
+        where, args = where + " AND channel_of(t.channel, t.session) = ?", [*args, channel]
+    return where, args
+
+
+def _doc_rows(rows: Iterator[sqlite3.Row] | sqlite3.Cursor) -> list[DocRow]:
+    hits: Counter[str] = Counter()
+    thumbs: dict[str, Counter[str]] = defaultdict(Counter)
+    titles: dict[str, str] = {}
+    seen: set[tuple[int, str]] = set()
+    for row in rows:
+        doc_id = row["id"]
+        if not doc_id or (row["seq"], doc_id) in seen:
+            continue
+        seen.add((row["seq"], doc_id))
+        hits[doc_id] += 1
+        if row["feedback"] in ("up", "down"):
+            thumbs[doc_id][row["feedback"]] += 1
+        titles[doc_id] = mask(str(row["title"] or ""))  # the latest answer's title (rows come in turn order)
+    result = [DocRow(str(d), titles.get(d, ""), n, thumbs[d]["up"], thumbs[d]["down"])
+              for d, n in hits.items()]
+    result.sort(key=lambda r: (-r.hits, r.id))
+    return result
+
+
+def _conversation_bump(handed_over: bool) -> Callable[[Counts], None]:
+    def bump(c: Counts) -> None:
+        c.conversations += 1
+        c.handed_over += int(handed_over)
+    return bump
+
+
+def _message_bump(by_bot: bool, feedback: str | None) -> Callable[[Counts], None]:
+    def bump(c: Counts) -> None:
+        c.messages += 1
+        c.bot_messages += int(by_bot)
+        c.up += int(feedback == "up")
+        c.down += int(feedback == "down")
+    return bump
+
+
+def _bump_handover(c: Counts) -> None:
+    c.handovers += 1
+
+
+def _fallback_bump(answered: bool) -> Callable[[Counts], None]:
+    def bump(c: Counts) -> None:
+        c.fallbacks += 1
+        c.unanswered += int(not answered)
+    return bump
+
+
+def _rating_bump(value: str) -> Callable[[Counts], None]:
+    def bump(c: Counts) -> None:
+        c.up += int(value == "up")
+        c.down += int(value == "down")
+    return bump
+
+
+def _merge(into: Counts, other: Counts) -> None:
+    for name in ("conversations", "handed_over", "handovers", "messages", "bot_messages", "fallbacks",
+                 "unanswered", "up", "down"):
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _epoch(iso: str) -> float:
+    moment = datetime.fromisoformat(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
