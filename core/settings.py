@@ -55,6 +55,8 @@ class Settings:
     # seconds between the app's checks of the archive's change sequence (new, changed, expired documents
     # reach the running app's search this often; retrieval/live.py)
     index_watch_seconds: float = 1.0
+    # the admin console's analytics count local days and weeks in this IANA time zone (app.db keeps UTC)
+    time_zone: str = "Asia/Shanghai"
     # channels (docs/channels.md): a channel whose token is empty is off and its routes answer 404
     telegram_token: str = ""  # from @BotFather
     telegram_webhook_secret: str = ""  # X-Telegram-Bot-Api-Secret-Token of POST /telegram/webhook
