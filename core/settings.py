@@ -45,6 +45,8 @@ class Settings:
     embedding_cache: str = ""
     # archive: an imported record whose body is longer than this is rejected
     max_body_chars: int = 200_000
+    # the admin console's file import (/admin/documents/upload): larger uploads (all files, bytes) are refused
+    max_upload_bytes: int = 20 * 1024 * 1024
     # dialogue
     max_text_chars: int = 500
     # a conversation's engine session is compacted (new session, slots carried over; bot/session.py) once
