@@ -3,7 +3,8 @@
 Routes are registered here at once; the objects behind them are built at start-up in one place
 (:func:`_components`), each with all it needs, in dependency order, and closed in reverse order when the app
 stops: the thread pool, the archive, the retriever (models and indexes load here, never at import), the
-conversation store, the contact vault and the chat history (``app.db``), the engine client and its monitor,
+conversation store, the contact vault, the chat history, the console's accounts and the audit log
+(``app.db``), the engine client and its monitor,
 the actions, the search answers, the chat service, the web connector, the messaging channels that are
 configured (Telegram, WeChat: ``docs/channels.md``) and the live index.
 
@@ -21,7 +22,10 @@ from typing import Any
 
 from aiohttp import web
 
+from app.accounts import Accounts
 from app.actions_endpoint import ActionRunner
+from app.admin.web import admin_middleware
+from app.audit import AuditLog
 from app.chat import ChatService
 from app.compaction import Compactor
 from app.contacts import ContactVault
@@ -29,8 +33,10 @@ from app.conversations import Conversations
 from app.engine_client import Engine, RasaClient
 from app.engine_state import EngineMonitor
 from app.keys import (
+    ACCOUNTS,
     ACTIONS,
     ARCHIVE,
+    AUDIT,
     CHANNEL_STATE,
     CHANNELS,
     CHAT,
@@ -209,6 +215,12 @@ def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
             history = await asyncio.to_thread(History, paths.app_db)
             stack.callback(history.close)
             app[HISTORY] = history
+            accounts = await asyncio.to_thread(Accounts, paths.app_db, settings.admin_idle_minutes * 60)
+            stack.callback(accounts.close)
+            app[ACCOUNTS] = accounts
+            audit_log = await asyncio.to_thread(AuditLog, paths.app_db)
+            stack.callback(audit_log.close)
+            app[AUDIT] = audit_log
             domain_dir = settings.project_dir / "domain"
             domain = load_domain(domain_dir) if domain_dir.exists() else {}
             client: Engine = engine or RasaClient(engine_url(settings), settings.engine_token, ENGINE_TIMEOUT)
@@ -292,7 +304,7 @@ def create_app(
     ``chat`` replaces the dialogue behind the connectors and ``limiter`` the web chat's rate limits;
     ``channel_options`` adds keyword arguments per channel ("telegram", "wechat": a deadline, a limit;
     tests)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[error_middleware, admin_middleware], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[STATES] = {}
     app.cleanup_ctx.append(_components(engine, archive, retriever, chat, limiter, channel_options or {}))

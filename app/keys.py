@@ -14,7 +14,9 @@ from aiohttp import web
 from core.settings import Settings
 
 if TYPE_CHECKING:
+    from app.accounts import Accounts
     from app.actions_endpoint import ActionRunner
+    from app.audit import AuditLog
     from app.chat import ChatService
     from app.contacts import ContactVault
     from app.conversations import Conversations
@@ -65,3 +67,6 @@ WECHAT_CONNECTOR: web.AppKey[WeChatConnector] = web.AppKey("wechat_connector")
 CHANNEL_STATE: web.AppKey[ChannelState] = web.AppKey("channel_state")
 # every open connector by channel name: how a staff reply reaches a citizen (Channels.send)
 CHANNELS: web.AppKey[Channels] = web.AppKey("channels")
+# console users, sessions and API tokens (app/accounts.py), and the append-only audit log (app/audit.py)
+ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
+AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")

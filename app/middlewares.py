@@ -10,7 +10,7 @@ from functools import partial
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
-from core.errors import CivicError, EngineUnavailable, InvalidInput, NotFound
+from core.errors import AccessDenied, CivicError, EngineUnavailable, InvalidInput, NotFound, TooManyAttempts
 
 log = logging.getLogger("civic.app")
 
@@ -20,6 +20,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATUS_OF: tuple[tuple[type[CivicError], int], ...] = (
     (InvalidInput, 400),
     (NotFound, 404),
+    (AccessDenied, 403),
+    (TooManyAttempts, 429),
     (EngineUnavailable, 503),
 )
 

@@ -3,6 +3,7 @@
   GET  /healthz                 app, engine, archive and index state (app/health.py)
   POST /api/chat                the REST chat API (below)
   /api/staff/*                  the staff API (app/staff.py)
+  /admin, /admin/*              the admin console (app/admin/routes.py lists its sections)
   POST /webhook                 the Rasa action endpoint, local engine only (app/actions_endpoint.py)
   /, /webchat/static/*          the web chat page (app/webchat.py)
   /ws, /api/webchat/*           the web connector's transport (connectors/web.py, bound to the connector the
@@ -21,6 +22,8 @@ from typing import Any
 from aiohttp import web
 
 from app.actions_endpoint import webhook
+from app.admin.routes import setup_admin_routes
+from app.headers import setup_security_headers
 from app.health import healthz
 from app.keys import CHAT, SETTINGS, TELEGRAM_CONNECTOR, WEB_CONNECTOR, WECHAT_CONNECTOR
 from app.middlewares import dumps
@@ -65,10 +68,12 @@ def _bound(key: web.AppKey[Any], method: str) -> Handler:
 
 
 def setup_routes(app: web.Application) -> None:
+    setup_security_headers(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/webhook", webhook)
     setup_staff_routes(app)
+    setup_admin_routes(app)
     setup_webchat_page(app)
     for verb, path, method in WebConnector.ROUTES:
         app.router.add_route(verb, path, _bound(WEB_CONNECTOR, method))

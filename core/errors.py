@@ -23,3 +23,11 @@ class InvalidInput(CivicError):
 
 class EngineUnavailable(CivicError):
     """The Rasa engine is not running or not answering."""
+
+
+class AccessDenied(CivicError):
+    """Credentials are missing or wrong, or the signed-in role may not do this (the edge picks 401 or 403)."""
+
+
+class TooManyAttempts(CivicError):
+    """Too many failed attempts in a short time; the message says when to try again."""

@@ -159,7 +159,8 @@ _SECRET_KEYS = (
     "engine_token", "staff_token", "contact_key", "telegram_token", "telegram_webhook_secret", "wechat_token",
     "wechat_app_id", "wechat_app_secret", "wechat_aes_key", "session_key",
 )
-_GENERATED_SECRETS = ("engine_token", "staff_token", "contact_key", "session_key")  # created when secrets.toml lacks them
+# created when secrets.toml lacks them
+_GENERATED_SECRETS = ("engine_token", "staff_token", "contact_key", "session_key")
 
 
 def _new_secret(key: str) -> str:
