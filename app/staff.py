@@ -4,8 +4,10 @@ A hand-over (``request_human``, or two failed turns) pauses the bot for that ses
 citizen's messages are appended to the ticket.  Staff read the open tickets with their transcripts and,
 when done, release the session: the ticket is closed and the bot answers that session again.
 
-Every route needs the staff token (``settings.staff_token``: ``CIVIC_STAFF_TOKEN`` or ``<home>/secrets.toml``,
-generated there on first use) as ``Authorization: Bearer <token>``; without it, or with a wrong one, 401.
+Every route needs ``Authorization: Bearer <token>``: the shared staff token (``settings.staff_token``:
+``CIVIC_STAFF_TOKEN`` or ``<home>/secrets.toml``, generated there on first use) or an API token of scope
+``staff`` (``civic tokens add NAME --scope staff``, revocable one by one); without one, or with a wrong
+one, 401.
 
   GET  /api/staff/handovers[?limit=N]      open hand-over tickets, newest first, with transcripts
   GET  /api/staff/handovers/{ticket}       one hand-over ticket (open or closed)
@@ -28,7 +30,7 @@ from aiohttp import web
 
 from app.contacts import ContactVault
 from app.conversations import Conversations, Ticket
-from app.keys import CONTACTS, CONVERSATIONS, SETTINGS
+from app.keys import ACCOUNTS, CONTACTS, CONVERSATIONS, SETTINGS
 from app.middlewares import dumps, json_error
 from core.errors import InvalidInput, NotFound
 
@@ -46,7 +48,11 @@ def staff_only(handler: Handler) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         expected = request.app[SETTINGS].staff_token
         presented = _presented_token(request)
-        if not expected or not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+        accounts = request.app.get(ACCOUNTS)
+        shared = bool(expected and presented and hmac.compare_digest(presented.encode(), expected.encode()))
+        scoped = bool(presented and not shared and accounts is not None
+                      and await asyncio.to_thread(accounts.check_token, presented, "staff"))
+        if not (shared or scoped):
             response = json_error(401, "staff token missing or wrong: send 'Authorization: Bearer <token>'",
                                   "Unauthorized")
             response.headers["WWW-Authenticate"] = 'Bearer realm="civic-staff"'

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from civic.commands import archive_cmds, channel_cmds, retrieval_cmds, review_cmds, serve_cmds
+from civic.commands import (
+    archive_cmds,
+    channel_cmds,
+    curation_cmds,
+    retrieval_cmds,
+    review_cmds,
+    serve_cmds,
+    user_cmds,
+)
 from core.errors import CivicError
 from core.settings import Settings, load_settings
 
@@ -39,7 +47,8 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     ctx.obj = AppContext(home)
 
 
-for _module in (archive_cmds, retrieval_cmds, serve_cmds, channel_cmds, review_cmds):
+_MODULES = (archive_cmds, retrieval_cmds, serve_cmds, channel_cmds, review_cmds, curation_cmds, user_cmds)
+for _module in _MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

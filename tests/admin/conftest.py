@@ -98,10 +98,10 @@ def admin_server(admin_settings: Settings) -> Iterator[LiveServer]:
     server.stop()
 
 
-def sign_in(page: Any, server: LiveServer, name: str, password: str = PASSWORD) -> None:
-    """Sign in through the form, as a person would, and wait for the overview."""
-    page.goto(server.url + "/admin/sign-in")
-    page.get_by_label("用户名 Name").fill(name)
-    page.get_by_label("密码 Password").fill(password)
-    page.get_by_role("button", name="登录 Sign in").click()
-    page.get_by_role("heading", name="概览 Overview").wait_for()
+def sign_in(tab: Any, server: LiveServer, name: str, password: str = PASSWORD) -> None:
+    """Sign in through the form, as a person would, and wait for the overview (``tab``: a Playwright page)."""
+    tab.goto(server.url + "/admin/sign-in")
+    tab.get_by_label("用户名 Name").fill(name)
+    tab.get_by_label("密码 Password").fill(password)
+    tab.get_by_role("button", name="登录 Sign in").click()
+    tab.get_by_role("heading", name="概览 Overview").wait_for()

@@ -14,7 +14,8 @@ from core.settings import Settings
 from tests.admin.conftest import PASSWORD, SignedIn, csrf_of, sign_in_client
 
 
-async def test_the_console_sends_a_stranger_to_the_sign_in_page_and_back_after(admin_client: TestClient) -> None:
+async def test_the_console_sends_a_stranger_to_the_sign_in_page_and_back_after(
+        admin_client: TestClient) -> None:
     response = await admin_client.get("/admin/users?x=1", allow_redirects=False)
     assert response.status == 303
     location = URL(response.headers["Location"])

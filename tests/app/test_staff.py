@@ -175,3 +175,19 @@ async def test_a_contact_given_in_a_complaint_is_kept_apart_encrypted_and_shown_
     assert values == {("id_card", "110105199003071239"), ("mobile", "13812345678")}
     raw = b"".join(p.read_bytes() for p in home.glob("app.db*"))
     assert b"13812345678" not in raw and b"110105199003071239" not in raw
+
+
+async def test_a_scoped_staff_token_opens_the_staff_api_until_revoked(client: TestClient) -> None:
+    from app.keys import ACCOUNTS
+
+    accounts = client.app[ACCOUNTS]
+    staff_token = accounts.add_token("desk-7", "staff")
+    hotline_token = accounts.add_token("asr", "hotline")
+    ok = await client.get("/api/staff/handovers", headers={"Authorization": f"Bearer {staff_token}"})
+    assert ok.status == 200
+    wrong_scope = await client.get("/api/staff/handovers",
+                                   headers={"Authorization": f"Bearer {hotline_token}"})
+    assert wrong_scope.status == 401
+    accounts.revoke_token("desk-7")
+    revoked = await client.get("/api/staff/handovers", headers={"Authorization": f"Bearer {staff_token}"})
+    assert revoked.status == 401
