@@ -35,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from app.accounts import Accounts
 from app.engine_client import load_model
 from civic.home import instance_lock, prepare_home
 from civic.train import TrainResult, current_model, needs_training, prepare_inputs, rasa_env, train
@@ -458,6 +459,7 @@ def serve(settings: Settings, *, demo: bool = True, echo: Echo = print) -> int:
         started = time.monotonic()
         prepare_home(settings, demo=demo, echo=echo)
         echo(f"home ready in {time.monotonic() - started:.1f} s")
+        echo(console_hint(settings))
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         return Supervisor(settings, echo=echo).run()
@@ -465,6 +467,19 @@ def serve(settings: Settings, *, demo: bool = True, echo: Echo = print) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         lock.close()
+
+
+def console_hint(settings: Settings) -> str:
+    """Where the admin console is, and how to create its first user when there is none yet."""
+    accounts = Accounts(settings.paths.app_db)
+    try:
+        has_users = bool(accounts.list_users())
+    finally:
+        accounts.close()
+    where = f"admin console: http://{settings.host}:{settings.port}/admin"
+    if has_users:
+        return where
+    return f"{where} (no users yet: .venv/bin/civic --home {settings.home} users add NAME --role admin)"
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

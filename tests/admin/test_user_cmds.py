@@ -66,3 +66,15 @@ def test_a_new_token_is_the_last_line_once_and_works_only_for_its_scope(home: Pa
         assert accounts.check_token(token, "hotline") is None
     finally:
         accounts.close()
+
+
+def test_serve_says_where_the_console_is_and_how_to_make_the_first_admin(home: Path) -> None:
+    from civic.supervisor import console_hint
+    from core.settings import load_settings
+
+    settings = load_settings(home)
+    first = console_hint(settings)
+    assert first.startswith("admin console: http://127.0.0.1:8000/admin")
+    assert f"civic --home {settings.home} users add NAME --role admin" in first
+    civic(home, "users", "add", "chen", "--role", "admin", "--password-stdin", stdin="a-long-secret-1\n")
+    assert console_hint(settings) == "admin console: http://127.0.0.1:8000/admin"
