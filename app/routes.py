@@ -27,6 +27,7 @@ from app.headers import setup_security_headers
 from app.health import healthz
 from app.keys import CHAT, SETTINGS, TELEGRAM_CONNECTOR, WEB_CONNECTOR, WECHAT_CONNECTOR
 from app.middlewares import dumps
+from app.public import setup_public_routes
 from app.staff import setup_staff_routes
 from app.webchat import setup_webchat_page
 from connectors.telegram import TelegramConnector
@@ -74,6 +75,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/webhook", webhook)
     setup_staff_routes(app)
     setup_admin_routes(app)
+    setup_public_routes(app)
     setup_webchat_page(app)
     for verb, path, method in WebConnector.ROUTES:
         app.router.add_route(verb, path, _bound(WEB_CONNECTOR, method))
