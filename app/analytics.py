@@ -26,6 +26,8 @@ rule in one place).  The queries block: callers on the event loop use ``asyncio.
 from __future__ import annotations
 
 import bisect
+import csv
+import io
 import json
 import re
 import sqlite3
@@ -217,8 +219,8 @@ _COUNT_COLUMNS = (
     Column("fallbacks", "未理解 Fallbacks"),
     Column("fallback_rate", "未理解率 Fallback rate", "percent"),
     Column("unanswered", "未答复 Unanswered"),
-    Column("up", "👍"),
-    Column("down", "👎"),
+    Column("up", "有帮助 👍 Helpful"),
+    Column("down", "没帮助 👎 Not helpful"),
     Column("satisfaction", "满意度 Satisfaction", "percent"),
 )
 
@@ -245,7 +247,7 @@ class Report:
     def tables(self) -> dict[str, Table]:
         """Every table of the page, by name: what the page shows and what ``?table=<name>`` exports."""
         doc_columns = (Column("id", "编号 ID", "text"), Column("title", "标题 Title", "text"))
-        thumbs = (Column("up", "👍"), Column("down", "👎"),
+        thumbs = (Column("up", "有帮助 👍 Helpful"), Column("down", "没帮助 👎 Not helpful"),
                   Column("satisfaction", "满意度 Satisfaction", "percent"))
         return {t.name: t for t in (
             Table("summary", "总览 Summary", (Column("range", "范围 Range", "text"), *_COUNT_COLUMNS),
@@ -276,6 +278,32 @@ class Report:
                   (*doc_columns, Column("hits", "命中 Hits"), *thumbs),
                   [(r.id, r.title, r.hits, r.up, r.down, r.satisfaction) for r in self.documents]),
         )}
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
+
+
+def cell_text(value: Any, kind: str) -> str:
+    """A cell as the CSV holds it: a percent as a number of percent (66.7), nothing for no value, and text
+    that a spreadsheet would take for a formula quoted with an apostrophe."""
+    if value is None:
+        return ""
+    if kind == "percent":
+        return f"{value * 100:.1f}"
+    if kind == "number":
+        return f"{value:.3f}"
+    text = str(value)
+    return "'" + text if kind == "text" and text.startswith(_FORMULA_START) else text
+
+
+def to_csv(table: Table) -> bytes:
+    """UTF-8 with a byte-order mark (so Excel reads Chinese), CRLF rows, a header of the column labels."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([c.label + (" (%)" if c.kind == "percent" else "") for c in table.columns])
+    for row in table.rows:
+        writer.writerow([cell_text(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def _iso_week(monday: date) -> str:

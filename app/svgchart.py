@@ -22,7 +22,8 @@ from markupsafe import Markup
 PALETTE = ("#1f5fa8", "#b4570b", "#2e7d32", "#6a3d9a")  # >= 4.5:1 against white
 INK = "#1a1a1a"
 GRID = "#767676"  # 4.5:1 against white
-WIDTH, HEIGHT = 640, 260
+WIDTH, HEIGHT = 480, 260  # a phone shows it at ~0.7 scale, a desktop (max-width in the CSS) at ~1.2
+FONT = 14
 _ids = itertools.count(1)
 
 
@@ -59,7 +60,7 @@ def _open(title: str, desc: str, height: int) -> tuple[str, list[str]]:
     uid = f"chart-{next(_ids)}"
     head = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {WIDTH} {height}"'
-        f' aria-labelledby="{uid}-t {uid}-d" preserveAspectRatio="xMidYMid meet" font-size="13"'
+        f' aria-labelledby="{uid}-t {uid}-d" preserveAspectRatio="xMidYMid meet" font-size="{FONT}"'
         f' font-family="sans-serif">',
         f'<title id="{uid}-t">{_e(title)}</title>',
         f'<desc id="{uid}-d">{_e(desc)}</desc>',
@@ -67,15 +68,24 @@ def _open(title: str, desc: str, height: int) -> tuple[str, list[str]]:
     return uid, head
 
 
-def _legend(series: Sequence[Series], y: float) -> list[str]:
-    parts, x = [], 56.0
+def text_width(text: str) -> float:
+    """Roughly how wide ``text`` is drawn: a CJK character is one em, anything else about half."""
+    return sum(FONT if ord(ch) > 0x2E80 else FONT * 0.55 for ch in text)
+
+
+def _legend(series: Sequence[Series]) -> tuple[list[str], float]:
+    """The legend, wrapped onto as many lines as it needs; returns it and the height it takes."""
+    parts, x, y = [], 8.0, 18.0
     for i, s in enumerate(series):
+        width = 17 + text_width(s.name) + 14
+        if x > 8 and x + width > WIDTH:
+            x, y = 8.0, y + 20
         colour = PALETTE[i % len(PALETTE)]
-        parts.append(f'<rect class="series-{i}" x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12"'
+        parts.append(f'<rect class="series-{i}" x="{x:.1f}" y="{y - 11:.1f}" width="12" height="12"'
                      f' fill="{colour}"/>')
         parts.append(f'<text class="ink" x="{x + 17:.1f}" y="{y:.1f}" fill="{INK}">{_e(s.name)}</text>')
-        x += 30 + 13 * len(s.name)  # wide enough for CJK names
-    return parts
+        x += width
+    return parts, y + 12
 
 
 def _axes(ticks: list[float], top: float, left: float, right: float, y0: float, y1: float,
@@ -91,7 +101,7 @@ def _axes(ticks: list[float], top: float, left: float, right: float, y0: float, 
 
 
 def _x_labels(labels: Sequence[str], centres: list[float], y: float) -> list[str]:
-    step = max(1, math.ceil(len(labels) / 8))  # at most ~8 labels fit a phone
+    step = max(1, math.ceil(len(labels) / 6))  # at most ~6 labels fit
     return [f'<text class="ink" x="{centres[i]:.1f}" y="{y:.1f}" text-anchor="middle" fill="{INK}">'
             f'{_e(labels[i])}</text>' for i in range(0, len(labels), step)]
 
@@ -114,13 +124,14 @@ def _desc(labels: Sequence[str], series: Sequence[Series], percent: bool) -> str
 def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, percent: bool = False,
               desc: str = "") -> Markup:
     """Vertical bars, one group per label (a day, a week, a channel), one bar per series."""
-    height = HEIGHT
+    legend, y0 = _legend(series)
+    height = HEIGHT + int(y0) - 30  # a legend of two lines makes the chart taller, not the plot smaller
     _, parts = _open(title, desc or _desc(labels, series, percent), height)
-    left, right, y0, y1 = 56.0, WIDTH - 12.0, 30.0, height - 30.0
+    left, right, y1 = 56.0, WIDTH - 12.0, height - 30.0
     top_value = max([v for s in series for v in s.values if v is not None] or [0])
     ticks = nice_ticks(1.0 if percent and top_value <= 1 else top_value)
     top = ticks[-1]
-    parts += _legend(series, 16)
+    parts += legend
     parts += _axes(ticks, top, left, right, y0, y1, percent)
     n = max(1, len(labels))
     slot = (right - left) / n
@@ -146,13 +157,14 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, pe
 def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, percent: bool = True,
                desc: str = "") -> Markup:
     """Lines over the labels (rates per day or week); a None value breaks the line."""
-    height = HEIGHT
+    legend, y0 = _legend(series)
+    height = HEIGHT + int(y0) - 30  # a legend of two lines makes the chart taller, not the plot smaller
     _, parts = _open(title, desc or _desc(labels, series, percent), height)
-    left, right, y0, y1 = 56.0, WIDTH - 12.0, 30.0, height - 30.0
+    left, right, y1 = 56.0, WIDTH - 12.0, height - 30.0
     top_value = max([v for s in series for v in s.values if v is not None] or [0])
     ticks = nice_ticks(1.0 if percent and top_value <= 1 else top_value)
     top = ticks[-1]
-    parts += _legend(series, 16)
+    parts += legend
     parts += _axes(ticks, top, left, right, y0, y1, percent)
     n = max(1, len(labels))
     slot = (right - left) / n
@@ -182,7 +194,7 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, p
 
 
 def hbar_chart(title: str, labels: Sequence[str], values: Sequence[float], *, desc: str = "",
-               max_label: int = 14) -> Markup:
+               max_label: int = 10) -> Markup:
     """Horizontal bars, largest first as given (a top list); long labels are cut, the table has them whole."""
     rows = max(1, len(labels))
     height = 24 + rows * 26
@@ -191,7 +203,7 @@ def hbar_chart(title: str, labels: Sequence[str], values: Sequence[float], *, de
         desc = ("No data in this range." if not labels else
                 "; ".join(f"{label}: {_number(v, False)}" for label, v in pairs) + ".")
     _, parts = _open(title, desc, height)
-    left, right = 190.0, WIDTH - 60.0
+    left, right = 150.0, WIDTH - 50.0
     top = max([*values, 1])
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = 12 + i * 26

@@ -18,7 +18,7 @@ def parse(markup: str) -> ET.Element:
 def test_a_bar_chart_is_an_image_named_by_its_title_and_description() -> None:
     svg = parse(bar_chart("会话 <per day>", ["11-01", "11-02", "11-03"],
                           [Series("会话", [2, 0, 4]), Series("消息", [5, 1, 9])]))
-    assert svg.get("role") == "img" and svg.get("viewBox") == "0 0 640 260"
+    assert svg.get("role") == "img" and svg.get("viewBox") == "0 0 480 260"
     title, desc = svg.find(f"{NS}title"), svg.find(f"{NS}desc")
     assert title is not None and title.text == "会话 <per day>"  # escaped in the markup, intact when parsed
     assert desc is not None and "消息: highest 9 on 11-03, total 15" in (desc.text or "")
@@ -44,10 +44,10 @@ def test_a_line_chart_of_rates_breaks_where_there_is_no_value() -> None:
 
 
 def test_a_horizontal_top_list_cuts_long_labels_but_keeps_them_whole_in_the_tooltip() -> None:
-    long = "这是一个非常非常长的未答复问题的例子，超过十四个字"
+    long = "这是一个非常非常长的未答复问题的例子，超过十个字"
     svg = parse(hbar_chart("Top", [long, "短"], [7, 3]))
     texts = [t.text or "" for t in svg.iter(f"{NS}text")]
-    assert long[:13] + "…" in texts and "7" in texts
+    assert long[:9] + "…" in texts and "7" in texts
     tips = [r.find(f"{NS}title").text for r in svg.iter(f"{NS}rect")]  # type: ignore[union-attr]
     assert tips == [f"{long}: 7", "短: 3"]
 
