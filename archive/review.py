@@ -240,7 +240,8 @@ def _personal(field: str, text: str) -> list[Finding]:
             continue
         taken.append((start, end))
         label = _PERSONAL_MESSAGES[kind].split(" (")[0]
-        out.append(Finding(NAME, text[start:end], start, end, field, f"a name next to a {label}"))
+        message = f"a name next to personal data: {label}"
+        out.append(Finding(NAME, text[start:end], start, end, field, message))
     return out
 
 
