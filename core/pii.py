@@ -27,6 +27,18 @@ When two readings overlap the longer one wins, and between readings of the same 
 email, id_card, bank_card, mobile, landline, passport.  The placeholders hold no digit and no ``@``, so
 masking is idempotent.  Text without a digit and without ``@`` is returned at once.
 
+What a caller says about themselves (``caller=True``; the hotline's transcripts and work orders, where
+the speech is the citizen's own): two more kinds, placeholders in ``CALLER_PLACEHOLDERS``.  Off by default,
+because a published document's 「办理地点：中山路88号」 is a public address and the chat's contact vault
+keeps numbers only.
+
+* ``name``          — the name after a self-introduction: 我叫 / 本人叫 / 我的名字叫 (two or three Han
+  characters, ending before a particle or a verb: 「我叫张伟想问一下」 → 张伟), 我姓 / 免贵姓 (the surname,
+  one character or a compound surname such as 欧阳, and a full name after it: 「我姓王，叫王小明」).
+* ``house_number``  — a door number: 「3栋2单元501室」, 「十号楼」, 「502室」, and the number after a road,
+  street or lane (「中山路88号」 → 中山路〔门牌号〕: the road stays, it is a place).  Dates (「5月3号」)
+  and 文号 (「〔2019〕3号」) have no building word or road before the number and stay.
+
 :class:`MaskingFilter` applies the same masking to log records; attach it to a *handler* (a logger's own
 filters do not see records propagated from child loggers).
 """
@@ -38,6 +50,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "CALLER_PLACEHOLDERS",
     "PLACEHOLDERS",
     "Found",
     "MaskingFilter",
@@ -60,8 +73,15 @@ PLACEHOLDERS: dict[str, str] = {
     "passport": "〔护照号〕",
 }
 
+# what a caller says about themselves (``caller=True``)
+CALLER_PLACEHOLDERS: dict[str, str] = {
+    "name": "〔姓名〕",
+    "house_number": "〔门牌号〕",
+}
+
 # between readings of equal length, the lower rank wins
-_RANK: dict[str, int] = {"email": 0, "id_card": 1, "bank_card": 2, "mobile": 3, "landline": 4, "passport": 5}
+_RANK: dict[str, int] = {"email": 0, "id_card": 1, "bank_card": 2, "mobile": 3, "landline": 4, "passport": 5,
+                         "house_number": 6, "name": 7}
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -93,6 +113,38 @@ _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])"
 )
+
+
+_HAN = "\u4e00-\u9fff"
+# a name ends before one of these (a particle, a pronoun, a verb a caller goes on with)
+_NAME_STOP = "的了吗呢啊呀吧哈嘛我你他她想要在住家是有就打今昨电手身这那跟和找问说给住反映投诉咨询"
+_COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文",
+                      "司徒", "令狐", "夏侯", "端木", "独孤", "南宫", "西门", "澹台", "申屠")
+_GIVEN = rf"[{_HAN}](?:(?![{_NAME_STOP}])[{_HAN}]){{1,2}}"
+_CALLED = re.compile(rf"(?:我|本人)(?:的)?(?:名字)?(?:叫|名叫)(?:做)?\s*(?P<name>(?![{_NAME_STOP}]){_GIVEN})")
+_SURNAMED = re.compile(
+    rf"(?:我|本人|免贵)姓\s*(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_HAN}])"
+    rf"(?:[，,、 ]*(?:叫|名叫|全名)\s*(?P<name>(?![{_NAME_STOP}]){_GIVEN}))?"
+)
+_NUM = "[0-9０-９一二三四五六七八九十百零〇两]"
+_HOUSE = re.compile(
+    rf"{_NOT_AFTER}(?:{_NUM}+(?:号楼|栋|幢|座)(?:{_NUM}+单元)?(?:{_NUM}+(?:室|号房|户))?"
+    rf"|{_NUM}+单元(?:{_NUM}+(?:室|号房|户|号))?"
+    rf"|{_NUM}+(?:室|号房))"
+    rf"|(?<=[路街巷弄道里])[0-9０-９]+(?:-[0-9０-９]+)?号(?:院)?"
+)
+
+
+def _caller_candidates(text: str) -> list[Found]:
+    found: list[Found] = []
+    for m in _CALLED.finditer(text):
+        found.append(Found("name", m.start("name"), m.end("name"), m.group("name")))
+    for m in _SURNAMED.finditer(text):
+        found.append(Found("name", m.start("surname"), m.end("surname"), m.group("surname")))
+        if m.group("name"):
+            found.append(Found("name", m.start("name"), m.end("name"), m.group("name")))
+    found += [Found("house_number", m.start(), m.end(), m.group()) for m in _HOUSE.finditer(text)]
+    return found
 
 
 @dataclass(frozen=True)
@@ -162,12 +214,12 @@ def _candidates(text: str) -> list[Found]:
     return found
 
 
-def find(text: str) -> list[Found]:
+def find(text: str, *, caller: bool = False) -> list[Found]:
     """The personal data in a text, non-overlapping and in text order (see the module docstring for which
-    reading wins when two overlap)."""
-    if not _QUICK.search(text):
-        return []
-    candidates = _candidates(text)
+    reading wins when two overlap); ``caller`` adds names after a self-introduction and house numbers."""
+    candidates = _candidates(text) if _QUICK.search(text) else []
+    if caller:
+        candidates += _caller_candidates(text)
     if len(candidates) <= 1:
         return candidates
     candidates.sort(key=lambda f: (f.start - f.end, _RANK[f.kind], f.start))
@@ -179,24 +231,25 @@ def find(text: str) -> list[Found]:
     return kept
 
 
-def mask_with(text: str) -> tuple[str, list[Found]]:
+def mask_with(text: str, *, caller: bool = False) -> tuple[str, list[Found]]:
     """The text with every piece of personal data replaced by its placeholder, and what was replaced."""
-    found = find(text)
+    found = find(text, caller=caller)
     if not found:
         return text, found
     parts: list[str] = []
     position = 0
     for item in found:
         parts.append(text[position : item.start])
-        parts.append(PLACEHOLDERS[item.kind])
+        parts.append(PLACEHOLDERS.get(item.kind) or CALLER_PLACEHOLDERS[item.kind])
         position = item.end
     parts.append(text[position:])
     return "".join(parts), found
 
 
-def mask(text: str) -> str:
-    """The text with every piece of personal data replaced by its placeholder (「〔手机号〕」 and so on)."""
-    return mask_with(text)[0]
+def mask(text: str, *, caller: bool = False) -> str:
+    """The text with every piece of personal data replaced by its placeholder (「〔手机号〕」 and so on);
+    ``caller`` masks a caller's name and house number too."""
+    return mask_with(text, caller=caller)[0]
 
 
 def contains_personal(text: str) -> bool:
