@@ -69,6 +69,12 @@ class Settings:
     wechat_app_secret: str = ""
     wechat_aes_key: str = ""  # EncodingAESKey: set -> safe mode (encrypted messages)
     wechat_api_url: str = "https://api.weixin.qq.com/cgi-bin/"  # the WeChat API (or a test fake)
+    # the hotline (docs/hotline.md): where a submitted work order is POSTed (HMAC-signed with
+    # hotline_webhook_secret, from secrets.toml; "" = orders wait in the outbox), and for how many days the
+    # raw (unmasked) transcript of a call is kept with its order (0 = never kept: only the masked one)
+    hotline_webhook_url: str = ""
+    hotline_webhook_secret: str = ""
+    hotline_raw_retention_days: int = 0
     # the admin console (app/admin/): a signed-in session ends after this many idle minutes
     admin_idle_minutes: int = 30
     # key that signs the console's session cookies; generated into secrets.toml
@@ -141,6 +147,15 @@ class HomePaths:
         return self.review_dir / "negative_list.txt"
 
     @property
+    def hotline_dir(self) -> Path:
+        return self.root / "hotline"
+
+    @property
+    def hotline_routing(self) -> Path:
+        """The hotline's routing table (YAML, category → department; docs/hotline.md), edited by admins."""
+        return self.hotline_dir / "routing.yml"
+
+    @property
     def config_file(self) -> Path:
         return self.root / "civic.toml"
 
@@ -157,7 +172,7 @@ class HomePaths:
 _ENV_PREFIX = "CIVIC_"
 _SECRET_KEYS = (
     "engine_token", "staff_token", "contact_key", "telegram_token", "telegram_webhook_secret", "wechat_token",
-    "wechat_app_id", "wechat_app_secret", "wechat_aes_key", "session_key",
+    "wechat_app_id", "wechat_app_secret", "wechat_aes_key", "session_key", "hotline_webhook_secret",
 )
 # created when secrets.toml lacks them
 _GENERATED_SECRETS = ("engine_token", "staff_token", "contact_key", "session_key")
