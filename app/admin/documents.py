@@ -16,7 +16,8 @@ The lifecycle (``archive.models.TRANSITIONS``) allows draft → published, but t
 a draft or a document in review is published only by a reviewer's approval (the review section), so the
 moves here are the ones that follow publication (:data:`CONSOLE_MOVES`).  An edit never puts new content in
 front of citizens unreviewed either (:func:`status_after_edit`): editing a published document, or one in
-review, saves the new version in review and submits it (``archive.reviews.submit``: the checks run again).
+review, saves the new version in review and submits it (``app.admin.review.submit_for_review``: the checks
+run again).
 """
 
 from __future__ import annotations
@@ -54,12 +55,11 @@ from app.admin.doc_forms import (
     document_values,
     listing_from_query,
 )
-from app.admin.web import audit, current_user, render, require
+from app.admin.review import submit_for_review
+from app.admin.web import audit, render, require
 from app.keys import ARCHIVE, SETTINGS
-from archive import reviews
 from archive.importers import FORMATS, ImportReport, import_paths
 from archive.models import GUIDE_FIELDS, TRANSITIONS, DocType, Document, Status
-from archive.review import load_negative_list
 from archive.store import Archive, Change, DocQuery
 from core.errors import InvalidInput, NotFound
 
@@ -160,6 +160,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
         "next_url": page_url(listing.page + 1) if listing.page < pages else "",
         "values": listing.values, "facets": facets, "validity_labels": VALIDITY_LABELS,
         "error": error, "filtered": bool(kept), "today": _today(),
+        "more_filters": any(v for k, v in kept.items() if k != "q"),
     }, status=400 if error else 200)
 
 
@@ -352,29 +353,26 @@ async def save(request: web.Request) -> web.StreamResponse:
     if target is not before.status:
         doc.status_reason = ""
 
-    by = current_user(request).name
-    terms_file = request.app[SETTINGS].paths.negative_list
-
-    def write() -> tuple[Change, reviews.Submission | None]:
+    def write() -> Change:
         with archive.transaction():
             if archive.get(doc_id).version != before.version:
                 raise InvalidInput("someone saved this document meanwhile: reload it and edit again")
-            change = archive.upsert(doc)
-            if change is Change.UNCHANGED or target is not Status.REVIEW:
-                return change, None
-            # the version in review must be the one the checks ran on: submit it again (same transaction)
-            return change, reviews.submit(archive, doc_id, by, negative_list=load_negative_list(terms_file))
+            return archive.upsert(doc)
 
     try:
-        change, submission = await asyncio.to_thread(write)
+        change = await asyncio.to_thread(write)
     except InvalidInput as exc:
         return _form_page(request, result.values, {}, before, status=409, note=str(exc))
     if change is Change.UNCHANGED:
         return await _doc_page(request, doc_id, message="没有改动 · nothing changed: no new version")
     await audit(request, "document_edit", doc_id, before.content(), doc.content())
-    if submission is not None:
-        await audit(request, "review_submit", doc_id, None,
-                    {"version": submission.version, "findings": submission.finding_count})
+    if target is Status.REVIEW:
+        # the version in review must be the one the checks ran on: the review section submits it again
+        try:
+            await submit_for_review(request, doc_id)
+        except InvalidInput as exc:
+            return await _doc_page(request, doc_id, error=f"saved, but not submitted for review: {exc}",
+                                   status=409)
     raise web.HTTPSeeOther(doc_path(doc_id) + f"?from={before.version}&to={doc.version}&saved=1")
 
 
