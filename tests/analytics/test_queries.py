@@ -6,6 +6,8 @@ them at 00:30 local time, which is still the previous day in UTC."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import connectors.history as history_module
-from app.analytics import Analytics, Filters, channel_of, group_key
+from app.analytics import Analytics, Filters, cell_text, channel_of, group_key, to_csv
 from app.conversations import Conversations
 from connectors.history import History
 from core.errors import ConfigError, InvalidInput
@@ -260,3 +262,21 @@ def test_channel_rule_group_key_and_time_zone() -> None:
     assert group_key("Lost PASSPORT!") == group_key("lost passport")
     with pytest.raises(ConfigError, match="time_zone"):
         Analytics(Path("app.db"), "Mars/Olympus")
+
+
+def test_csv_for_excel_quotes_formulas_and_writes_percent_numbers(world: World) -> None:
+    build(world)
+    world.turn("web:eve", "web", "=HYPERLINK(\"http://x\")", reply(None))
+    world.conversations.log("fallback", "web:eve", "=HYPERLINK(\"http://x\")", {"answered": False})
+    report = analytics(world).report(Filters(RANGE.start, date(2026, 12, 1)))
+    body = to_csv(report.tables()["unanswered"])
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["问题 Message", "次数 Count"]
+    assert next(r for r in rows if "HYPERLINK" in r[0])[:2] == ["'=HYPERLINK(\"http://x\")", "1"]
+    assert b"\r\n" in body  # Excel's row ends
+    summary = list(csv.reader(io.StringIO(to_csv(report.tables()["summary"]).decode("utf-8-sig"))))
+    cells = dict(zip(summary[0], summary[1], strict=True))
+    assert cells["自助解决率 Containment (%)"] == "85.7" and cells["会话 Conversations"] == "7"  # 6 of 7
+    assert cell_text(None, "percent") == "" and cell_text(0.5, "number") == "0.500"
+    assert cell_text("-5", "int") == "-5" and cell_text("-5", "text") == "'-5"

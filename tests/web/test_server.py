@@ -143,7 +143,9 @@ async def test_the_rest_api_is_its_own_route(client: TestClient, chat: FakeChat)
     body = await res.json()
     assert res.status == 200 and body["mode"] == "search" and "duplicate" not in body
     assert chat.calls["你好"] == 0
-    assert client.app[HISTORY].count("bench-1") == 0
+    # recorded for the analytics as channel "api" under a key of its own, not the header's
+    [turn] = client.app[HISTORY].recent("bench-1")
+    assert turn.key.startswith("api-") and turn.key != "plain-key-1" and turn.reply == body
 
 
 async def test_rate_limits_are_polite(aiohttp_client: Any, settings: Settings, chat: FakeChat) -> None:
