@@ -19,9 +19,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from app.curation.store import training_export
 from archive.store import Archive
 from core import progress
 from core.errors import CivicError
@@ -56,9 +57,13 @@ def prepare_inputs(settings: Settings, archive: Archive | None = None) -> Traini
     out = training_dir(settings)
     out.mkdir(parents=True, exist_ok=True)
     if archive is not None:
-        return prepare_training(archive, settings.project_dir, out)
-    with Archive(settings.paths.archive_db) as opened:
-        return prepare_training(opened, settings.project_dir, out)
+        inputs = prepare_training(archive, settings.project_dir, out)
+    else:
+        with Archive(settings.paths.archive_db) as opened:
+            inputs = prepare_training(opened, settings.project_dir, out)
+    # the curation loop's activated data (app/curation/store.py), when there is any
+    curated = training_export(settings.paths.curation_dir, out)
+    return replace(inputs, data=[*inputs.data, curated]) if curated else inputs
 
 
 def engine_version(settings: Settings) -> str:
@@ -209,6 +214,76 @@ def _prune(models_dir: Path, keep: Path) -> None:
             old.unlink(missing_ok=True)
 
 
+@dataclass
+class RasaRun:
+    model: Path
+    seconds: float
+    tracker: ProgressTracker  # finish(True) once the caller has put the model in place
+
+
+def run_rasa_train(
+    settings: Settings,
+    inputs: TrainingInputs,
+    out_dir: Path,
+    progress_path: Path,
+    reason: str,
+    expected_s: float = FIRST_TRAINING_S,
+    *,
+    echo: Echo = print,
+    stream: bool = True,
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    cache_dir: Path | None = None,
+) -> RasaRun:
+    """``rasa train`` on ``inputs`` into ``out_dir`` with its progress in ``progress_path`` (what `civic
+    train` and the curation loop's candidates both run); raises TrainingFailed.  ``cache_dir``: a Rasa
+    component cache of its own (two trainings at once must not share one)."""
+    paths = settings.paths.ensure()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = paths.logs_dir / "train.log"
+    cmd = [
+        settings.rasa_bin, "train",
+        "--config", str(inputs.config),
+        "--domain", str(inputs.domain),
+        "--data", *[str(p) for p in inputs.data],
+        "--out", str(out_dir),
+    ]  # fmt: skip
+    echo(f"Training the Rasa model ({reason}); log: {log_path}")
+    with log_path.open("ab") as log:
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
+    before = set(out_dir.glob("*.tar.gz"))
+    tracker = ProgressTracker(progress_path, reason, expected_s)
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=paths.root,
+            env={**rasa_env(settings), **({"RASA_CACHE_DIRECTORY": str(cache_dir)} if cache_dir else {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops it
+        )
+    except OSError as exc:
+        tracker.finish(False, f"cannot run {settings.rasa_bin}")
+        raise TrainingFailed(f"cannot run {settings.rasa_bin}: {exc}; run `make setup`") from exc
+    if on_start is not None:
+        on_start(proc)
+    try:
+        _stream(proc, log_path, stream, tracker)
+        rc = proc.wait()
+    except BaseException:
+        proc.terminate()
+        proc.wait(timeout=30)
+        tracker.finish(False, "interrupted")
+        raise
+    seconds = time.monotonic() - started
+    new = sorted(set(out_dir.glob("*.tar.gz")) - before, key=lambda p: p.stat().st_mtime)
+    if rc != 0 or not new:
+        tracker.finish(False, f"rasa train exited with {rc}; see {log_path}")
+        raise TrainingFailed(f"rasa train failed (exit {rc}); see {log_path}")
+    return RasaRun(new[-1], seconds, tracker)
+
+
 def prepare_and_train(settings: Settings, *, demo: bool = True, force: bool = False,
                       echo: Echo = print, stream: bool = True) -> TrainResult:
     """`civic train`: the home prepared (demo corpus on an empty archive, index), then the model trained in
@@ -242,54 +317,14 @@ def train(
             return TrainResult(False, model, reason)
         reason = "forced" if force and not needed else reason
         fp = fingerprint(settings, inputs)
-        log_path = paths.logs_dir / "train.log"
-        cmd = [
-            settings.rasa_bin, "train",
-            "--config", str(inputs.config),
-            "--domain", str(inputs.domain),
-            "--data", *[str(p) for p in inputs.data],
-            "--out", str(paths.models_dir),
-        ]  # fmt: skip
-        echo(f"Training the Rasa model ({reason}); log: {log_path}")
-        with log_path.open("ab") as log:
-            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
-        before = set(paths.models_dir.glob("*.tar.gz"))
         expected = float(read_stamp(settings).get("seconds") or FIRST_TRAINING_S)
-        tracker = ProgressTracker(paths.training_progress, reason, expected)
-        started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=paths.root,
-                env=rasa_env(settings),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C reaches the supervisor, which stops it
-            )
-        except OSError as exc:
-            tracker.finish(False, f"cannot run {settings.rasa_bin}")
-            raise TrainingFailed(f"cannot run {settings.rasa_bin}: {exc}; run `make setup`") from exc
-        if on_start is not None:
-            on_start(proc)
-        try:
-            _stream(proc, log_path, stream, tracker)
-            rc = proc.wait()
-        except BaseException:
-            proc.terminate()
-            proc.wait(timeout=30)
-            tracker.finish(False, "interrupted")
-            raise
-        seconds = time.monotonic() - started
-        new = sorted(set(paths.models_dir.glob("*.tar.gz")) - before, key=lambda p: p.stat().st_mtime)
-        if rc != 0 or not new:
-            tracker.finish(False, f"rasa train exited with {rc}; see {log_path}")
-            raise TrainingFailed(f"rasa train failed (exit {rc}); see {log_path}")
-        model = new[-1]
+        run = run_rasa_train(settings, inputs, paths.models_dir, paths.training_progress, reason, expected,
+                             echo=echo, stream=stream, on_start=on_start)
+        model, seconds = run.model, run.seconds
         stamp = {"fingerprint": fp, "model": model.name, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                  "seconds": round(seconds, 1)}
         (paths.models_dir / STAMP_NAME).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
         _prune(paths.models_dir, model)
-        tracker.finish(True)
+        run.tracker.finish(True)
         echo(f"Trained {model.name} in {seconds:.1f} s")
         return TrainResult(True, model, reason, seconds)

@@ -1,0 +1,1 @@
+"""The curation loop: what the bot failed on, curated into training data, trained, compared, activated."""
