@@ -9,11 +9,14 @@ problem, with ``start``/``end`` offsets into that field's text (``field`` is ``"
   ``core.pii`` masks in chat (one rule per fact: the ID check digit, Luhn, the number boundaries), so 文号,
   索引号, dates, amounts and application numbers are not flagged.  One exception, for publishing only:
   **a public service number is not personal data**.  That is a landline or an e-mail address that is the
-  guide's 咨询电话 (the ``phone`` field), or that follows a service label in the same clause (咨询电话,
-  服务热线, 投诉电话, 举报邮箱, 热线 … within the 30 characters before it) with no person label
-  (联系人, 姓名, 申请人 …) between.  Short hotlines (12345, 95518, 110), 400/800 numbers and an area code
-  with a short service number (0755-12345) are never read as personal data in the first place.  A mobile
-  is a person's number even after a service label, and is flagged.
+  guide's 咨询电话 (the ``phone`` field), or that follows a service label in the same sentence (咨询电话,
+  服务热线, 投诉电话, 举报邮箱, 热线 …, Simplified or Traditional, within the 120 characters before it)
+  with only other numbers, separators and short place names between (「咨询电话：020-1…；广州：020-2…」)
+  — no person label (联系人, 姓名, 申请人 …) and no other contact's label (家庭电话, 手机, 邮箱 …).  A
+  number inside a web address (``…?hallId=7644…``) is not read as anyone's either.  Short hotlines
+  (12345, 95518, 110), 400/800 numbers and an area code with a short service number (0755-12345) are never
+  read as personal data in the first place.  A mobile is a person's number even after a service label,
+  and is flagged.
 * ``name_near_personal`` — a Chinese name (a common surname and one or two more characters) right before a
   piece of personal data (「王小明 13812345678」, 「张三身份证号…」, 「李四（手机：…）」) or after a person
   label (姓名、联系人、申请人 …) within the 40 characters before it.
@@ -50,6 +53,7 @@ __all__ = [
     "KINDS",
     "PERSONAL_KINDS",
     "Finding",
+    "in_url",
     "is_service_contact",
     "load_negative_list",
     "review",
@@ -126,24 +130,50 @@ def load_negative_list(path: Path) -> list[str]:
 # -- personal data ------------------------------------------------------------------------------------
 
 _SERVICE_LABEL = re.compile(
-    r"(?:咨询|服务|投诉|举报|监督|受理|预约|值班|办事|求助|信访|政务)(?:电话|热线|专线|邮箱|信箱)|热线"
+    r"(?:咨询|諮詢|服务|服務|投诉|投訴|举报|舉報|监督|監督|受理|预约|預約|值班|办事|辦事|求助|信访|信訪|政务|政務)"
+    r"(?:电话|電話|热线|熱線|专线|專線|邮箱|郵箱|信箱)|热线|熱線"
 )
-_PERSON_LABEL = re.compile(r"联系人|姓名|申请人|当事人|经办人|本人|户主|监护人|委托人|代理人|收件人")
-_CLAUSE_END = re.compile(r"[。；;！!？?\n]")
+_PERSON_LABEL = re.compile(
+    r"联系人|聯絡人|姓名|申请人|申請人|当事人|經辦人|经办人|本人|户主|戶主|监护人|委托人|代理人|收件人"
+)
+# another contact's label between the service label and the number: the number is that contact's
+_OTHER_LABEL = re.compile(
+    r"电话|電話|手机|手機|邮箱|郵箱|信箱|号码|號碼|联系方式|聯絡方式|e-?mail", re.IGNORECASE
+)
+_LABEL_TAIL = re.compile(r"^(?:号码|號碼)?[：:\s]*(?:(?:电话|電話)(?:查询|查詢)?[：:\s]*)?")
+_SENTENCE_END = re.compile(r"[。！!？?\n]")
+_URL = re.compile(r"(?:https?://|www\.)[^\s，。；、）)」』\"”<>]+", re.IGNORECASE)
 
 
 def is_service_contact(found: pii.Found, field: str, text: str) -> bool:
-    """Whether a landline or e-mail address is a public service contact (module docstring)."""
+    """Whether a landline or e-mail address is a public service contact (module docstring): the guide's
+    咨询电话 field, or after a service label in the same sentence with only other numbers, separators and
+    short place names (「广州：」) between — no person label, no other contact's label."""
     if found.kind not in ("landline", "email"):
         return False
     if field == "phone":
         return True
-    before = text[max(0, found.start - 30) : found.start]
-    ends = list(_CLAUSE_END.finditer(before))
+    before = text[max(0, found.start - 120) : found.start]
+    ends = list(_SENTENCE_END.finditer(before))
     if ends:
         before = before[ends[-1].end() :]
     labels = list(_SERVICE_LABEL.finditer(before))
-    return bool(labels) and not _PERSON_LABEL.search(before[labels[-1].end() :])
+    if not labels:
+        return False
+    # the label may go on: 「咨询电话号码：」, 「咨询电话：电话：」, 「咨询电话：电话查询（…」
+    between = _LABEL_TAIL.sub("", before[labels[-1].end() :], count=1)
+    between = _SERVICE_LABEL.sub("", between)
+    runs = re.findall(r"[\u4e00-\u9fff]+", between)
+    other = _PERSON_LABEL.search(between) or _OTHER_LABEL.search(between)
+    return not (other or any(len(r) > 4 for r in runs))
+
+
+def in_url(found: pii.Found, text: str) -> bool:
+    """Whether a number sits inside a web address (a query id such as ``hallId=7644…`` is nobody's number);
+    e-mail addresses are never skipped."""
+    if found.kind == "email":
+        return False
+    return any(m.start() <= found.start and found.end <= m.end() for m in _URL.finditer(text))
 
 
 _SURNAMES = frozenset(
@@ -228,7 +258,7 @@ def _personal(field: str, text: str) -> list[Finding]:
     out: list[Finding] = []
     names: dict[tuple[int, int], str] = {}
     for found in pii.find(text):
-        if is_service_contact(found, field, text):
+        if is_service_contact(found, field, text) or in_url(found, text):
             continue
         out.append(Finding(found.kind, found.text, found.start, found.end, field,
                            _PERSONAL_MESSAGES[found.kind]))

@@ -109,6 +109,23 @@ def test_public_service_numbers_are_not_personal_data() -> None:
     assert kinds(doc("咨询电话见上。家庭电话010-12345678")) == [("landline", "010-12345678")]
 
 
+def test_service_number_lists_and_numbers_in_web_addresses() -> None:
+    body = (
+        "咨询电话：电话：020-37886901、020-37886902；广州：020-83100130；深圳：0755-88127587。"
+        "咨询电话号码：020-86351132。諮詢電話：(02)2720-8889。"
+        "网上办理：https://www.gdzwfw.gov.cn/portal/guide?hallId=764456135376764928 "
+    )
+    assert kinds(doc(body)) == []
+    # a number after another contact's label, or in the next sentence, is not the service's
+    assert kinds(doc("咨询电话：020-37886901，家庭电话：020-37886902")) == [("landline", "020-37886902")]
+    assert kinds(doc("服务热线：0799-86110110。王芳手机13812345678")) == [
+        ("name_near_personal", "王芳"),
+        ("mobile", "13812345678"),
+    ]
+    # an e-mail address inside a link is still an e-mail address
+    assert kinds(doc("https://x.gov.cn/?to=zhangsan@163.com")) == [("email", "zhangsan@163.com")]
+
+
 @pytest.mark.parametrize(
     "body,name",
     [
