@@ -105,7 +105,7 @@ def planted() -> list[Planted]:
         "（身份证：{}）",
     )
     for i in range(40):
-        number = _id(rng, want_x=i % 8 == 0)
+        number = _id(rng, want_x=i % 8 == 0 or i % 10 == 3)
         if i % 10 == 3:
             number = number[:-1] + number[-1].lower()
         if i % 10 == 7:

@@ -7,6 +7,7 @@ documents.  `pytest -q -s` prints the counts recorded in bench/REVIEW.md."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -32,13 +33,16 @@ def test_public_documents_raise_few_personal_data_findings(tmp_path: Path) -> No
         by_kind: Counter[str] = Counter()
         flagged_docs = docs = 0
         examples: list[str] = []
+        started = time.perf_counter()
         for doc in archive.iter_documents():
             docs += 1
             found = [f for f in review(doc, [], TODAY) if f.kind in (*PERSONAL_KINDS, NAME, MARKER)]
             by_kind.update(f.kind for f in found)
             flagged_docs += bool(found)
             examples += [f"{doc.id} {f.kind} {f.text!r}" for f in found[:1]]
+        seconds = time.perf_counter() - started
     print(f"\n{docs} documents, {flagged_docs} with a personal-data or marker finding: {dict(by_kind)}")
+    print(f"reading and checking them took {seconds:.2f} s ({1000 * seconds / docs:.2f} ms a document)")
     for line in examples[:40]:
         print("  ", line)
     assert docs == 2262 + 1831
