@@ -428,8 +428,16 @@ def _safe_name(raw: str) -> str:
     return _SAFE_NAME.sub("_", name)[-100:] or "upload"
 
 
+def size_text(n: int) -> str:
+    """20 MB, 64 KB, 900 bytes."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.0f} {unit}" if n % size == 0 else f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def _too_large(limit: int) -> InvalidInput:
-    return InvalidInput(f"the upload is larger than {limit // (1024 * 1024)} MB, the limit: split the file "
+    return InvalidInput(f"the upload is larger than {size_text(limit)}, the limit: split the file "
                         "or import it with `civic import` on the server")
 
 
@@ -493,7 +501,7 @@ def _upload_page(request: web.Request, report: ImportReport | None = None, error
     limit = request.app[SETTINGS].max_upload_bytes
     return render(request, "admin/documents_upload.html", {
         **_common(), "formats": FORMATS, "report": report, "error": error, "status": status,
-        "limit_bytes": limit, "limit_mb": limit // (1024 * 1024), "max_files": MAX_UPLOAD_FILES,
+        "limit_bytes": limit, "limit_text": size_text(limit), "max_files": MAX_UPLOAD_FILES,
     }, status=status)
 
 

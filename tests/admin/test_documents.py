@@ -260,6 +260,7 @@ async def test_import_streams_with_the_header_and_refuses_an_upload_over_the_lim
     refused = await editor.post("/admin/documents/upload", data=big, headers=header)
     assert refused.status == 413
     assert f"the upload is larger than {limit // (1024 * 1024)} MB, the limit" in await refused.text()
+    assert limit == 20 * 1024 * 1024
     assert archive_of(editor).find("S-1") is not None
 
 

@@ -29,9 +29,10 @@
       say("一次最多 " + maxFiles + " 个文件。 At most " + maxFiles + " files at once.", true); return;
     }
     if (maxBytes && total > maxBytes) {
-      const mb = Math.floor(maxBytes / 1048576);
-      say("文件共 " + (total / 1048576).toFixed(1) + " MB，超过 " + mb + " MB 的上限：请拆分文件。 The files come to " +
-          (total / 1048576).toFixed(1) + " MB, over the " + mb + " MB limit: split them.", true);
+      const limit = form.dataset.maxText || (maxBytes + " bytes");
+      const got = (total / 1048576).toFixed(1) + " MB";
+      say("文件共 " + got + "，超过 " + limit + " 的上限：请拆分文件。 The files come to " + got +
+          ", over the " + limit + " limit: split them.", true);
       return;
     }
     say("正在导入… Importing…", false);
