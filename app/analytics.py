@@ -343,7 +343,6 @@ class Analytics:
         db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA busy_timeout=5000")
-        db.create_function("channel_of", 2, channel_of, deterministic=True)
         try:
             yield db
         finally:
@@ -373,7 +372,10 @@ class Analytics:
                 bump(per_day[day])
                 bump(per_channel[channel])
 
-            conversations = self._conversations(db, span, add) if has_turns else {}
+            conversations: dict[str, list[_Conversation]] = {}
+            tally = _Tally()
+            if has_turns:
+                conversations, tally = self._turns(db, span, filters.channel, add)
             if has_log:
                 self._handovers(db, epochs, conversations, add)
                 unanswered = self._fallbacks(db, epochs, filters, add)
@@ -383,10 +385,6 @@ class Analytics:
             for convs in conversations.values():
                 for conv in convs:
                     add(conv.start, conv.channel, _conversation_bump(conv.handed_over))
-            turn_where, turn_args = _turn_filter(span, filters.channel)
-            intents = self._intents(db, turn_where, turn_args) if has_turns else []
-            documents = self._documents(db, turn_where, turn_args) if has_turns else []
-            services = self._services(db, turn_where, turn_args) if has_turns else []
         total = Counts()
         for counts in per_day.values():
             _merge(total, counts)
@@ -398,27 +396,34 @@ class Analytics:
         return Report(
             filters=filters, time_zone=self.time_zone, total=total, days=list(per_day.items()),
             weeks=sorted(weeks.items()), channels=[(c, per_channel.get(c, Counts())) for c in shown],
-            intents=intents, services=services, unanswered=unanswered, documents=documents,
+            intents=tally.intent_rows(), services=tally.services.rows(), unanswered=unanswered,
+            documents=tally.documents.rows(),
         )
 
-    def _conversations(self, db: sqlite3.Connection, span: tuple[str, str],
-                       add: Adder) -> dict[str, list[_Conversation]]:
-        """Every message in the range (counted as it goes) and the conversations they make, by session."""
-        rows = db.execute(
-            "SELECT session, channel_of(channel, session) AS channel, created_at, feedback,"
-            " json_extract(reply, '$.mode') AS mode FROM history_turns"
+    def _turns(self, db: sqlite3.Connection, span: tuple[str, str], channel_filter: str, add: Adder
+               ) -> tuple[dict[str, list[_Conversation]], _Tally]:
+        """One pass over the messages in the range (each reply parsed once): they are counted as they go,
+        make the conversations (by session) and feed the intents and the documents and services cited."""
+        cursor = db.execute(
+            "SELECT seq, session, channel, created_at, feedback, reply FROM history_turns"
             " WHERE created_at >= ? AND created_at < ? ORDER BY session, seq", span)
+        cursor.row_factory = None  # plain tuples: this loop is the report's hot path
         by_session: dict[str, list[_Conversation]] = {}
-        for row in rows:
-            at = _epoch(row["created_at"])
-            session, channel = row["session"], row["channel"]
+        tally = _Tally()
+        for seq, session, recorded, created_at, feedback, raw in cursor:
+            channel = channel_of(recorded, session)
+            if channel_filter and channel != channel_filter:
+                continue
+            at = _epoch(created_at)
             convs = by_session.setdefault(session, [])
             if not convs or at - convs[-1].last > self.gap:
                 convs.append(_Conversation(session, channel, at, at))
             else:
                 convs[-1].last = max(convs[-1].last, at)
-            add(at, channel, _message_bump(row["mode"] != "paused", row["feedback"]))
-        return by_session
+            reply = _json(raw)
+            add(at, channel, _MESSAGE_BUMPS[(reply.get("mode") != "paused", feedback)])
+            tally.add(seq, reply, feedback)
+        return by_session, tally
 
     def _handovers(self, db: sqlite3.Connection, epochs: list[float],
                    conversations: dict[str, list[_Conversation]],
@@ -471,66 +476,65 @@ class Analytics:
                 continue  # a thumbs on a turn: counted from the history
             add(float(row["at"]), channel_of("", row["session"]), _rating_bump(_FEEDBACK_KINDS[row["kind"]]))
 
-    def _intents(self, db: sqlite3.Connection, where: str, args: list[Any]) -> list[IntentRow]:
-        rows = db.execute(
-            "SELECT json_extract(t.reply, '$.intent.name') AS name, count(*) AS n,"
-            " avg(json_extract(t.reply, '$.intent.confidence')) AS confidence"
-            f" FROM history_turns t WHERE {where} AND t.reply IS NOT NULL GROUP BY name", args).fetchall()
-        named = [r for r in rows if r["name"]]
-        total = sum(r["n"] for r in named)
-        result = [IntentRow(str(r["name"]), int(r["n"]), _share(int(r["n"]), total),
-                            None if r["confidence"] is None else round(float(r["confidence"]), 3))
-                  for r in named]
-        result.sort(key=lambda r: (-r.messages, r.name))
+@dataclass
+class _Docs:
+    """Per document: the answers that cited it (or carried its guide card) and the thumbs on them."""
+
+    hits: Counter[str] = field(default_factory=Counter)
+    up: Counter[str] = field(default_factory=Counter)
+    down: Counter[str] = field(default_factory=Counter)
+    titles: dict[str, tuple[int, str]] = field(default_factory=dict)  # id -> (seq, title) of the latest
+
+    def add(self, seq: int, found: dict[str, str], feedback: str | None) -> None:
+        for doc_id, title in found.items():
+            self.hits[doc_id] += 1
+            self.up[doc_id] += feedback == "up"
+            self.down[doc_id] += feedback == "down"
+            if seq >= self.titles.get(doc_id, (-1, ""))[0]:
+                self.titles[doc_id] = (seq, title)
+
+    def rows(self) -> list[DocRow]:
+        result = [DocRow(d, mask(self.titles[d][1]), n, self.up[d], self.down[d])
+                  for d, n in self.hits.items()]
+        result.sort(key=lambda r: (-r.hits, r.id))
         return result
 
-    def _documents(self, db: sqlite3.Connection, where: str, args: list[Any]) -> list[DocRow]:
-        """Each document the answers cited: in how many answers, and the thumbs on those answers."""
-        rows = db.execute(
-            "SELECT DISTINCT t.seq, t.feedback, json_extract(c.value, '$.id') AS id,"
-            " json_extract(c.value, '$.title') AS title"
-            " FROM history_turns t, json_each(t.reply, '$.messages') m, json_each(m.value, '$.citations') c"
-            f" WHERE {where} AND t.reply IS NOT NULL"
-            " AND json_type(m.value, '$.citations') = 'array' ORDER BY t.seq", args)
-        return _doc_rows(rows)
 
-    def _services(self, db: sqlite3.Connection, where: str, args: list[Any]) -> list[DocRow]:
-        """The services (办事指南) asked about: answers whose card was a guide's."""
-        rows = db.execute(
-            "SELECT DISTINCT t.seq, t.feedback,"
-            " coalesce(json_extract(m.value, '$.card.guide_id'), json_extract(m.value, '$.card.id')) AS id,"
-            " json_extract(m.value, '$.card.title') AS title"
-            " FROM history_turns t, json_each(t.reply, '$.messages') m"
-            f" WHERE {where} AND t.reply IS NOT NULL"
-            " AND json_extract(m.value, '$.card.type') = 'guide' ORDER BY t.seq", args)
-        return _doc_rows(rows)
+@dataclass
+class _Tally:
+    intents: Counter[str] = field(default_factory=Counter)
+    confidence: dict[str, float] = field(default_factory=dict)  # sums
+    documents: _Docs = field(default_factory=_Docs)
+    services: _Docs = field(default_factory=_Docs)
 
+    def add(self, seq: int, reply: dict[str, Any], feedback: str | None) -> None:
+        intent = reply.get("intent")
+        if isinstance(intent, dict) and intent.get("name"):
+            name = str(intent["name"])
+            self.intents[name] += 1
+            self.confidence[name] = self.confidence.get(name, 0.0) + float(intent.get("confidence") or 0.0)
+        cited: dict[str, str] = {}
+        guides: dict[str, str] = {}
+        messages = reply.get("messages")
+        for message in messages if isinstance(messages, list) else []:
+            if not isinstance(message, dict):
+                continue
+            for c in message.get("citations") or []:
+                if isinstance(c, dict) and c.get("id"):
+                    cited[str(c["id"])] = str(c.get("title") or "")
+            card = message.get("card")
+            guide = card.get("guide_id") or card.get("id") if isinstance(card, dict) else None
+            if isinstance(card, dict) and card.get("type") == "guide" and guide:
+                guides[str(guide)] = str(card.get("title") or "")
+        self.documents.add(seq, cited, feedback)
+        self.services.add(seq, guides, feedback)
 
-def _turn_filter(span: tuple[str, str], channel: str) -> tuple[str, list[Any]]:
-    where, args = "t.created_at >= ? AND t.created_at < ?", list[Any](span)
-    if channel:
-        where, args = where + " AND channel_of(t.channel, t.session) = ?", [*args, channel]
-    return where, args
-
-
-def _doc_rows(rows: Iterator[sqlite3.Row] | sqlite3.Cursor) -> list[DocRow]:
-    hits: Counter[str] = Counter()
-    thumbs: dict[str, Counter[str]] = defaultdict(Counter)
-    titles: dict[str, str] = {}
-    seen: set[tuple[int, str]] = set()
-    for row in rows:
-        doc_id = row["id"]
-        if not doc_id or (row["seq"], doc_id) in seen:
-            continue
-        seen.add((row["seq"], doc_id))
-        hits[doc_id] += 1
-        if row["feedback"] in ("up", "down"):
-            thumbs[doc_id][row["feedback"]] += 1
-        titles[doc_id] = mask(str(row["title"] or ""))  # the latest answer's title (rows come in turn order)
-    result = [DocRow(str(d), titles.get(d, ""), n, thumbs[d]["up"], thumbs[d]["down"])
-              for d, n in hits.items()]
-    result.sort(key=lambda r: (-r.hits, r.id))
-    return result
+    def intent_rows(self) -> list[IntentRow]:
+        total = sum(self.intents.values())
+        result = [IntentRow(name, n, _share(n, total), round(self.confidence[name] / n, 3))
+                  for name, n in self.intents.items()]
+        result.sort(key=lambda r: (-r.messages, r.name))
+        return result
 
 
 def _conversation_bump(handed_over: bool) -> Callable[[Counts], None]:
@@ -547,6 +551,10 @@ def _message_bump(by_bot: bool, feedback: str | None) -> Callable[[Counts], None
         c.up += int(feedback == "up")
         c.down += int(feedback == "down")
     return bump
+
+
+_MESSAGE_BUMPS = {(by_bot, feedback): _message_bump(by_bot, feedback)
+                  for by_bot in (True, False) for feedback in (None, "up", "down")}
 
 
 def _bump_handover(c: Counts) -> None:
