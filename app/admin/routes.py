@@ -10,9 +10,9 @@ from types import ModuleType
 
 from aiohttp import web
 
-from app.admin import analytics, documents, people, review, signin
+from app.admin import analytics, curation, documents, people, review, signin
 
-ADMIN_MODULES: list[ModuleType] = [signin, people, documents, analytics, review]
+ADMIN_MODULES: list[ModuleType] = [signin, people, documents, analytics, review, curation]
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "admin"
 
 
