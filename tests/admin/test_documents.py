@@ -190,9 +190,16 @@ async def test_lifecycle_moves_follow_transitions_and_never_publish_a_draft(sign
     # a draft: no lifecycle buttons, and publishing it directly is refused
     draft_page = await (await editor.get("/admin/documents/SF-F-300")).text()
     assert 'name="to" value="published"' not in draft_page
+    # ... but the review section's Submit for review, which runs the checks and moves it to review
+    assert '<form method="post" action="/admin/review/SF-F-300/submit">' in draft_page
     refused = await post(editor, "/admin/documents/SF-F-300/status", {"to": "published"})
     assert refused.status == 400 and "published only by a reviewer" in await refused.text()
     assert archive.get("SF-F-300").status is Status.DRAFT
+    submitted = await post(editor, "/admin/review/SF-F-300/submit", {})
+    assert submitted.status == 303 and archive.get("SF-F-300").status is Status.REVIEW
+    in_review = await (await editor.get("/admin/documents/SF-F-300")).text()
+    assert 'action="/admin/review/SF-F-300/submit"' not in in_review
+    assert 'name="to" value=' not in in_review  # in review: the reviewer decides, no lifecycle buttons
     # a move TRANSITIONS does not allow (published -> draft) is refused too
     wrong = await post(editor, "/admin/documents/SF-P-200/status", {"to": "draft"})
     assert wrong.status == 400 and "cannot move from published to draft" in await wrong.text()
