@@ -41,7 +41,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.curation import inbox
 from core.errors import ConfigError, InvalidInput
+from core.inputs import is_payload
 from core.pii import mask
 
 CHANNELS = ("web", "telegram", "wechat", "api")  # the filter's choices; other channels are counted as seen
@@ -50,10 +52,13 @@ DEFAULT_DAYS = 30  # the range when the filter gives none: the last 30 days up t
 MAX_DAYS = 731  # the longest range one report covers
 TOP = 20  # rows of a top list on the page; the CSV has every row
 MAX_EXAMPLES = 3  # example messages per unanswered group
+MAX_GROUPED = 200  # the most frequent wordings are grouped by meaning (the curation inbox's grouping, O(n²));
+# the rarer ones are listed by their wording
 
 # a curation-log feedback row with a "key" is a thumbs on a turn (app/factory.py log_feedback_for_curation),
 # already counted from the history; one without is feedback typed in the conversation (bot/handover.py)
 _FEEDBACK_KINDS = {"feedback_good": "up", "feedback_bad": "down"}
+GROUPED_BY = {"encoder": "语义 meaning", "ngram": "字词 characters", "wording": "原文 wording"}
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
@@ -192,6 +197,7 @@ class GroupRow:
     examples: tuple[str, ...]
     channels: tuple[str, ...]
     last: datetime  # local time
+    method: str = "wording"  # how it was grouped: encoder (by meaning) | ngram | wording (one wording alone)
 
 
 @dataclass(frozen=True)
@@ -271,9 +277,10 @@ class Report:
             Table("unanswered", "未答复的问题 Top unanswered",
                   (Column("text", "问题 Message", "text"), Column("count", "次数 Count"),
                    Column("examples", "示例 Examples", "text"), Column("channels", "渠道 Channels", "text"),
-                   Column("last", "最近 Last seen", "text")),
+                   Column("last", "最近 Last seen", "text"), Column("method", "归组 Grouped by", "text")),
                   [(g.text, g.count, " | ".join(g.examples), ", ".join(g.channels),
-                    g.last.strftime("%Y-%m-%d %H:%M")) for g in self.unanswered]),
+                    g.last.strftime("%Y-%m-%d %H:%M"), GROUPED_BY.get(g.method, g.method))
+                   for g in self.unanswered]),
             Table("documents", "文件命中与评价 Hits and feedback per document",
                   (*doc_columns, Column("hits", "命中 Hits"), *thumbs),
                   [(r.id, r.title, r.hits, r.up, r.down, r.satisfaction) for r in self.documents]),
@@ -348,7 +355,9 @@ class Analytics:
         finally:
             db.close()
 
-    def report(self, filters: Filters) -> Report:
+    def report(self, filters: Filters, encoder: inbox.Encoder | None = None) -> Report:
+        """The numbers for ``filters``; ``encoder`` (the retriever's sentence encoder) lets the unanswered
+        messages group by meaning, else they group by character n-grams (app/curation/inbox.py)."""
         bounds = [_utc(datetime.combine(d, time(), self.zone)) for d in filters.days()]
         bounds.append(_utc(datetime.combine(filters.end + timedelta(days=1), time(), self.zone)))
         epochs = [b.timestamp() for b in bounds]
@@ -378,7 +387,7 @@ class Analytics:
                 conversations, tally = self._turns(db, span, filters.channel, add)
             if has_log:
                 self._handovers(db, epochs, conversations, add)
-                unanswered = self._fallbacks(db, epochs, filters, add)
+                unanswered = self._fallbacks(db, epochs, filters, add, encoder)
                 self._typed_feedback(db, epochs, add)
             else:
                 unanswered = []
@@ -439,11 +448,11 @@ class Analytics:
             channel = conv.channel if conv is not None else channel_of("", session)
             add(at, channel, _bump_handover)
 
-    def _fallbacks(self, db: sqlite3.Connection, epochs: list[float], filters: Filters,
-                   add: Adder) -> list[GroupRow]:
+    def _fallbacks(self, db: sqlite3.Connection, epochs: list[float], filters: Filters, add: Adder,
+                   encoder: inbox.Encoder | None) -> list[GroupRow]:
         rows = db.execute("SELECT session, text, detail, at FROM curation_log WHERE kind = 'fallback'"
                           " AND at >= ? AND at < ? ORDER BY id", [epochs[0], epochs[-1]])
-        groups: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+        wordings: dict[str, list[tuple[str, str, float, str]]] = defaultdict(list)
         for row in rows:
             detail = _json(row["detail"])
             answered = bool(detail.get("answered"))
@@ -452,17 +461,28 @@ class Analytics:
             channel = channel_of("", row["session"])
             at = float(row["at"])
             add(at, channel, _fallback_bump(answered))
-            text = mask(row["text"] or "")
-            if not answered and text.strip() and not (filters.channel and channel != filters.channel):
-                groups[group_key(text) or text].append((text, channel, at))
-        result = []
-        for items in groups.values():
-            wordings = Counter(text for text, _, _ in items)
+            text = " ".join(mask(row["text"] or "").split())
+            if not answered and text and not is_payload(text) and not (filters.channel
+                                                                       and channel != filters.channel):
+                wordings[group_key(text) or text].append((text, channel, at, row["session"]))
+        ranked = sorted(wordings.values(), key=lambda items: (-len(items), -max(i[2] for i in items)))
+        head, tail = ranked[:MAX_GROUPED], ranked[MAX_GROUPED:]
+        channels_of: dict[str, set[str]] = defaultdict(set)
+        for text, channel, _, _ in (i for items in head for i in items):
+            channels_of[text].add(channel)
+        grouped = inbox.group([inbox.Item(text, "fallback", session, at)
+                               for items in head for text, _, at, session in items], encoder)
+        result = [GroupRow(text=g.examples[0], count=g.count, examples=tuple(g.examples[:MAX_EXAMPLES]),
+                           channels=tuple(sorted(set().union(*(channels_of[t] for t in g.texts)))),
+                           last=datetime.fromtimestamp(g.last_at, self.zone), method=g.method)
+                  for g in grouped]
+        for items in tail:
+            texts = Counter(text for text, _, _, _ in items)
             result.append(GroupRow(
-                text=wordings.most_common(1)[0][0], count=len(items),
-                examples=tuple(w for w, _ in wordings.most_common(MAX_EXAMPLES)),
-                channels=tuple(sorted({c for _, c, _ in items})),
-                last=datetime.fromtimestamp(max(at for _, _, at in items), self.zone)))
+                text=texts.most_common(1)[0][0], count=len(items),
+                examples=tuple(w for w, _ in texts.most_common(MAX_EXAMPLES)),
+                channels=tuple(sorted({c for _, c, _, _ in items})),
+                last=datetime.fromtimestamp(max(at for _, _, at, _ in items), self.zone), method="wording"))
         result.sort(key=lambda g: (-g.count, -g.last.timestamp(), g.text))
         return result
 

@@ -21,7 +21,8 @@ from markupsafe import Markup
 
 from app.admin.web import audit, render, require
 from app.analytics import CHANNELS, TOP, Analytics, Filters, Report, Table, to_csv
-from app.keys import SETTINGS
+from app.curation import inbox
+from app.keys import RETRIEVER, SETTINGS
 from app.svgchart import Series, bar_chart, hbar_chart, line_chart
 from core.errors import InvalidInput
 
@@ -83,7 +84,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     except InvalidInput as exc:
         error, status = str(exc), 400
         filters = Filters.parse({}, today)
-    report = await asyncio.to_thread(analytics.report, filters)
+    report = await asyncio.to_thread(analytics.report, filters, inbox.encoder_of(request.app.get(RETRIEVER)))
     tables = report.tables()
     shown: dict[str, Table] = {}
     for name, table in tables.items():
@@ -104,7 +105,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     analytics = _analytics(request)
     filters = Filters.parse(request.query, analytics.today())
     name = request.query.get("table", "")
-    report = await asyncio.to_thread(analytics.report, filters)
+    report = await asyncio.to_thread(analytics.report, filters, inbox.encoder_of(request.app.get(RETRIEVER)))
     table = report.tables().get(name)
     if table is None:
         raise InvalidInput(f"'table' must be one of {', '.join(report.tables())}")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
+import app.analytics as analytics_module
 import connectors.history as history_module
 from app.analytics import Analytics, Filters, cell_text, channel_of, group_key, to_csv
 from app.conversations import Conversations
@@ -188,7 +190,7 @@ def test_by_channel_and_the_channel_filter(world: World) -> None:
     assert [name for name, _ in only.channels] == ["telegram"]
     assert [i.name for i in only.intents] == ["nlu_fallback"]
     assert only.documents == [] and only.services == []
-    assert sorted(g.count for g in only.unanswered) == [1, 1]  # the wording with the phone is its own group
+    assert [g.count for g in only.unanswered] == [2]
 
 
 def test_top_intents_services_and_documents(world: World) -> None:
@@ -210,16 +212,45 @@ def test_top_intents_services_and_documents(world: World) -> None:
     assert [d.id for d in report.documents] == ["guide-jzz", "policy-7"]
 
 
-def test_unanswered_groups_are_masked_and_grouped_by_wording(world: World) -> None:
+def test_unanswered_messages_are_masked_and_grouped_by_the_curation_inboxs_grouping(world: World) -> None:
     build(world)
     groups = analytics(world).report(RANGE).unanswered
-    # 「护照丢了怎么办」 and 「护照丢了怎么办？」 fall together; the one with a phone is its own wording
-    assert [(g.text, g.count) for g in groups] == [("护照丢了怎么办", 2), ("护照丢了怎么办 〔手机号〕", 1)]
-    assert set(groups[0].examples) == {"护照丢了怎么办", "护照丢了怎么办？"}
+    # no encoder: the inbox's character n-grams put the three wordings of the passport question together
+    assert [(g.text, g.count, g.method) for g in groups] == [("护照丢了怎么办", 3, "ngram")]
+    assert set(groups[0].examples) == {"护照丢了怎么办", "护照丢了怎么办？", "护照丢了怎么办 〔手机号〕"}
     assert groups[0].channels == ("telegram", "wechat")
     assert groups[0].last == datetime(2026, 11, 10, 8, 2, tzinfo=TZ)
     every_text = repr(analytics(world).report(RANGE).tables())
     assert "13812345678" not in every_text and "〔手机号〕" in every_text
+
+
+class TopicEncoder:
+    """A sentence encoder that knows two topics: passports and social-security cards."""
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return np.array([[1.0, 0.0] if "护照" in t else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+    def unknown_share(self, text: str) -> float:
+        return 0.0
+
+
+def test_with_an_encoder_groups_go_by_meaning_and_rare_wordings_beyond_the_cap_by_wording(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(world)
+    world.clock.at("2026-11-11", "09:00")
+    for text in ("社保卡丢了", "社保卡怎么挂失", "医保报销"):
+        world.conversations.log("fallback", "web:dan", text, {"answered": False})
+    groups = analytics(world).report(RANGE, TopicEncoder()).unanswered
+    assert [(g.count, g.method) for g in groups] == [(3, "encoder"), (3, "encoder")]
+    assert {frozenset(g.examples) for g in groups} == {
+        frozenset({"护照丢了怎么办", "护照丢了怎么办？", "护照丢了怎么办 〔手机号〕"}),
+        frozenset({"社保卡丢了", "社保卡怎么挂失", "医保报销"})}
+    monkeypatch.setattr(analytics_module, "MAX_GROUPED", 2)  # only the two most frequent wordings are grouped
+    groups = analytics(world).report(RANGE, TopicEncoder()).unanswered
+    # the passport question (2, with 「？」) and the newest single wording; the other three by wording alone
+    assert (groups[0].text, groups[0].count, groups[0].method) == ("护照丢了怎么办", 2, "encoder")
+    assert sorted((g.count, g.method) for g in groups[1:]) == [(1, "encoder")] + [(1, "wording")] * 3
+    assert analytics(world).report(RANGE).tables()["unanswered"].rows[0][-1] == "字词 characters"
 
 
 def test_every_table_has_its_columns_in_each_row(world: World) -> None:
