@@ -204,7 +204,7 @@ class GroupRow:
 class Column:
     key: str
     label: str
-    kind: str = "int"  # int | percent | text | number
+    kind: str = "int"  # int | percent | number | text | doc (a document id: the page links it)
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ class Report:
 
     def tables(self) -> dict[str, Table]:
         """Every table of the page, by name: what the page shows and what ``?table=<name>`` exports."""
-        doc_columns = (Column("id", "编号 ID", "text"), Column("title", "标题 Title", "text"))
+        doc_columns = (Column("id", "编号 ID", "doc"), Column("title", "标题 Title", "text"))
         thumbs = (Column("up", "有帮助 👍 Helpful"), Column("down", "没帮助 👎 Not helpful"),
                   Column("satisfaction", "满意度 Satisfaction", "percent"))
         return {t.name: t for t in (
@@ -300,7 +300,7 @@ def cell_text(value: Any, kind: str) -> str:
     if kind == "number":
         return f"{value:.3f}"
     text = str(value)
-    return "'" + text if kind == "text" and text.startswith(_FORMULA_START) else text
+    return "'" + text if kind in ("text", "doc") and text.startswith(_FORMULA_START) else text
 
 
 def to_csv(table: Table) -> bytes:

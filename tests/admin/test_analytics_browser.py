@@ -116,6 +116,8 @@ def test_the_page_shows_the_counts_of_the_conversations_the_test_had(browser: An
     # the service both guide answers were about, with one thumb each way; the unanswered message masked
     services = page.get_by_role("table", name=re.compile("^热门事项 Top services"))
     expect(services.get_by_role("row", name=re.compile("guide-jzz"))).to_contain_text("居住证办理")
+    link = services.get_by_role("link", name="guide-jzz")
+    expect(link).to_have_attribute("href", "/admin/documents/guide-jzz")
     assert [c.inner_text() for c in services.get_by_role("row").nth(1).get_by_role("cell").all()][2:] == [
         "2", "1", "1", "50.0%"]
     unanswered = page.get_by_role("table", name=re.compile("^未答复的问题"))
