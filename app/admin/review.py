@@ -12,6 +12,8 @@ in place, and the decisions.
   POST /admin/review/{doc_id}/approve   ``ack`` = each finding number, ``submission`` = the one shown
                                         (reviewers; not the submitter)
   POST /admin/review/{doc_id}/reject    ``reason`` (reviewers)
+  GET|POST /admin/negative-list         the city's negative list (``<home>/review/negative_list.txt``), one
+                                        term a line (admins; saved whole, audited)
 
 The rules (who may approve, every finding acknowledged, a changed version resubmitted) are
 ``archive.reviews``'; this module shows them and audits every decision.  Status moves go through
@@ -22,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -296,7 +300,61 @@ async def reject(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(review_path(doc_id, "?rejected=1"))
 
 
+# -- the negative list --------------------------------------------------------------------------------------
+MAX_NEGATIVE_LIST_BYTES = 60_000  # ~20,000 Chinese characters; its form stays under the app's 256 KB limit
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return ""
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace the file whole (a temporary file renamed over it), so the checks never read half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+async def _negative_page(request: web.Request, message: str = "", error: str = "", text: str | None = None,
+                         status: int = 200) -> web.Response:
+    path = request.app[SETTINGS].paths.negative_list
+    current = await asyncio.to_thread(_read_text, path)
+    shown = current if text is None else text
+    return render(request, "admin/review_negative.html", {
+        "text": shown, "terms": await asyncio.to_thread(load_negative_list, path), "message": message,
+        "error": error, "max_bytes": MAX_NEGATIVE_LIST_BYTES,
+    }, status=status)
+
+
+@require("admin")
+async def negative_list_page(request: web.Request) -> web.StreamResponse:
+    return await _negative_page(request)
+
+
+@require("admin")
+async def save_negative_list(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    text = str(form.get("terms", "")).replace("\r\n", "\n").replace("\r", "\n")
+    if len(text.encode("utf-8")) > MAX_NEGATIVE_LIST_BYTES:
+        return await _negative_page(request, error=f"the list is longer than {MAX_NEGATIVE_LIST_BYTES} bytes",
+                                    text=text, status=400)
+    text = text.rstrip("\n") + "\n" if text.strip() else ""
+    path = request.app[SETTINGS].paths.negative_list
+    before = await asyncio.to_thread(_read_text, path)
+    if text != before:
+        await asyncio.to_thread(_write_text, path, text)
+        await audit(request, "negative_list_save", str(path.name), before, text)
+    terms = await asyncio.to_thread(load_negative_list, path)
+    return await _negative_page(request, message=f"已保存 Saved: {len(terms)} 个词条 term(s).")
+
+
 ROUTES: list[tuple[str, str, Any]] = [
+    ("GET", "/admin/negative-list", negative_list_page),
+    ("POST", "/admin/negative-list", save_negative_list),
     ("GET", "/admin/review", queue_page),
     ("GET", "/admin/review/{doc_id}", doc_page),
     ("POST", "/admin/review/{doc_id}/submit", submit),

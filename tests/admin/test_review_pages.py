@@ -208,10 +208,34 @@ async def test_the_public_page_lists_abolished_and_expired(
     assert "示范市居住证管理办法</h2>" in html and "被新办法替代" in html and "示府规〔2019〕3号" in html
     assert (
         '<a href="https://www.shifan.gov.cn/p-new.html" rel="noopener noreferrer">'
-        "示范市居住证管理办法（2026年修订）</a>"
-        in html
+        "示范市居住证管理办法（2026年修订）</a>" in html
     )
     assert "临时补贴通知" in html and '<time datetime="2025-12-31">' in html
     assert "居住证续签" not in html  # a draft is not listed
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "<script" not in html and "style=" not in html
+
+
+async def test_an_admin_edits_the_negative_list_and_the_checks_use_it(
+    archive: Archive, signed_in: SignedIn, admin_settings: Settings, admin_client: TestClient
+) -> None:
+    admin, reviewer, editor = (
+        await signed_in("admin1"),
+        await signed_in("reviewer1"),
+        await signed_in("editor1"),
+    )
+    assert (await reviewer.get("/admin/negative-list")).status == 403
+    page = await admin.get("/admin/negative-list")
+    assert page.status == 200 and 'name="terms"' in await page.text()
+    saved = await admin.post(
+        "/admin/negative-list", data={"csrf": admin.csrf, "terms": "# 示范市\r\n派出所\r\n"}
+    )  # type: ignore[attr-defined]
+    assert saved.status == 200 and "1 个词条" in await saved.text()
+    assert admin_settings.paths.negative_list.read_text(encoding="utf-8") == "# 示范市\n派出所\n"
+    assert [r.action for r in admin_client.app[AUDIT].query(actor="admin1")].count("negative_list_save") == 1
+    await submit(editor)
+    html = await (await reviewer.get("/admin/review/F-1")).text()
+    assert "负面清单 Negative list" in html and "</span>派出所</mark>" in html
+    too_long = await admin.post("/admin/negative-list", data={"csrf": admin.csrf, "terms": "词" * 25_000})  # type: ignore[attr-defined]
+    assert too_long.status == 400
+    assert admin_settings.paths.negative_list.read_text(encoding="utf-8") == "# 示范市\n派出所\n"
