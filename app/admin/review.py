@@ -201,6 +201,14 @@ def _not_found(request: web.Request, exc: NotFound) -> web.Response:
     return render(request, "admin/error.html", {"status": 404, "message": str(exc)}, status=404)
 
 
+async def _nothing_waiting(request: web.Request, doc_id: str, exc: NotFound) -> web.Response:
+    """A decision on a document that exists but has nothing waiting (someone decided first): its page, with
+    why; an unknown document: 404."""
+    if await asyncio.to_thread(_archive(request).find, doc_id) is None:
+        return _not_found(request, exc)
+    return await _doc_page(request, doc_id, error=str(exc), status=409)
+
+
 @require(*READERS)
 async def doc_page(request: web.Request) -> web.StreamResponse:
     doc_id = request.match_info["doc_id"]
@@ -269,7 +277,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
         by = current_user(request).name
         done = await asyncio.to_thread(reviews.approve, _archive(request), doc_id, by, sorted(acks))
     except NotFound as exc:
-        return _not_found(request, exc)
+        return await _nothing_waiting(request, doc_id, exc)
     except InvalidInput as exc:
         return await _doc_page(request, doc_id, error=str(exc), status=400, acknowledged=acks)
     await audit(request, "review_approve", doc_id,
@@ -291,7 +299,7 @@ async def reject(request: web.Request) -> web.StreamResponse:
         by = current_user(request).name
         await asyncio.to_thread(reviews.reject, _archive(request), doc_id, by, reason)
     except NotFound as exc:
-        return _not_found(request, exc)
+        return await _nothing_waiting(request, doc_id, exc)
     except InvalidInput as exc:
         return await _doc_page(request, doc_id, error=str(exc), status=400)
     await audit(request, "review_reject", doc_id,

@@ -90,6 +90,11 @@ async def test_the_reviewer_queue_approve_needs_every_finding(
     )  # type: ignore[attr-defined]
     assert done.status == 303
     assert archive.get("F-1").status == Status.PUBLISHED
+    # a second reviewer deciding on the page they still have open is told why
+    late = await reviewer.post(
+        "/admin/review/F-1/reject", data={"csrf": reviewer.csrf, "submission": sub, "reason": "x"}
+    )  # type: ignore[attr-defined]
+    assert late.status == 409 and "has no submission waiting" in await late.text()
     rows = admin_client.app[AUDIT].query(target="F-1")
     assert {(r.actor, r.action) for r in rows} >= {
         ("editor1", "review_submit"),
