@@ -32,6 +32,7 @@ from app.contacts import ContactVault
 from app.conversations import Conversations
 from app.engine_client import Engine, RasaClient
 from app.engine_state import EngineMonitor
+from app.hotline import open_hotline
 from app.keys import (
     ACCOUNTS,
     ACTIONS,
@@ -253,6 +254,7 @@ def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
             app[CHANNELS] = Channels()
             app[CHANNELS].add(connector)
             await _open_channels(app, chat or service, history, domain, log_feedback, channel_options, stack)
+            await open_hotline(app, stack)
             if opened is not None and callable(getattr(found, "catch_up", None)):
                 watcher = asyncio.get_running_loop().create_task(
                     _watch_index(app, found, settings.index_watch_seconds))

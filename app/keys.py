@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from app.conversations import Conversations
     from app.engine_client import Engine
     from app.engine_state import EngineMonitor
+    from app.hotline import HotlineService
     from archive.store import Archive
     from connectors.base import Channels
     from connectors.channel_state import ChannelState
@@ -70,3 +71,5 @@ CHANNELS: web.AppKey[Channels] = web.AppKey("channels")
 # console users, sessions and API tokens (app/accounts.py), and the append-only audit log (app/audit.py)
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
 AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")
+# the hotline: calls in progress, their suggestions, work orders and the webhook outbox (app/hotline.py)
+HOTLINE: web.AppKey[HotlineService] = web.AppKey("hotline")

@@ -27,6 +27,7 @@ from app.actions_endpoint import webhook
 from app.admin.routes import setup_admin_routes
 from app.headers import setup_security_headers
 from app.health import healthz
+from app.hotline import setup_hotline_routes
 from app.keys import CHAT, HISTORY, SETTINGS, TELEGRAM_CONNECTOR, WEB_CONNECTOR, WECHAT_CONNECTOR
 from app.middlewares import dumps
 from app.public import setup_public_routes
@@ -84,6 +85,7 @@ def setup_routes(app: web.Application) -> None:
     setup_staff_routes(app)
     setup_admin_routes(app)
     setup_public_routes(app)
+    setup_hotline_routes(app)
     setup_webchat_page(app)
     for verb, path, method in WebConnector.ROUTES:
         app.router.add_route(verb, path, _bound(WEB_CONNECTOR, method))
