@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 from pathlib import Path
 from typing import Any
 
 import click
 
+from app.audit import AuditLog
 from app.curation import actions, inbox, training
 from app.curation.store import CurationStore
 from app.engine_client import RasaClient, load_model
@@ -23,7 +25,24 @@ from civic.train import prepare_inputs, rasa_env, read_stamp, run_rasa_train
 from core.errors import EngineUnavailable, InvalidInput, NotFound
 from core.settings import Settings
 
-ACTOR = "cli"
+
+def _actor() -> str:
+    try:
+        return "cli:" + getpass.getuser()
+    except Exception:  # no login name in a container
+        return "cli"
+
+
+ACTOR = _actor()
+
+
+def _audit(settings: Settings, action: str, target: str, before: Any = None, after: Any = None) -> None:
+    """The console's audit rows for the same actions done from the shell (role ``shell``)."""
+    log = AuditLog(settings.paths.app_db)
+    try:
+        log.record(ACTOR, "shell", action, target, before, after)
+    finally:
+        log.close()
 
 
 def _dump(data: Any) -> None:
@@ -54,12 +73,17 @@ def _group(settings: Settings, group_id: str, use_encoder: bool) -> inbox.Group:
     return found
 
 
+def _say(message: str) -> None:
+    """Progress goes to stderr, so `--json` output stays one document on stdout."""
+    click.echo(message, err=True)
+
+
 def rasa_tools(settings: Settings) -> training.Rasa:
     """The loop's way of running Rasa: civic/train.py's environment, inputs and `rasa train`."""
 
     def train(inputs: Any, out_dir: Path, progress: Path, reason: str, cache_dir: Path | None) -> Path:
         expected = float(read_stamp(settings).get("seconds") or 60.0)
-        run = run_rasa_train(settings, inputs, out_dir, progress, reason, expected, echo=click.echo,
+        run = run_rasa_train(settings, inputs, out_dir, progress, reason, expected, echo=_say,
                              stream=False, cache_dir=cache_dir)
         run.tracker.finish(True)
         return run.model
@@ -85,11 +109,12 @@ async def _loaded_model(url: str, token: str) -> str:
 
 
 def _texts(settings: Settings, group_id: str | None, texts: tuple[str, ...], use_encoder: bool) -> list[str]:
-    if texts:
-        return list(texts)
-    if group_id:
-        return _group(settings, group_id, use_encoder).texts
-    raise InvalidInput("give a GROUP id from `civic curation inbox` or --text")
+    """The group's messages (when a GROUP id is given) followed by any --text."""
+    chosen = _group(settings, group_id, use_encoder).texts if group_id else []
+    chosen += [t for t in texts if t not in chosen]
+    if not chosen:
+        raise InvalidInput("give a GROUP id from `civic curation inbox` or --text")
+    return chosen
 
 
 @click.group("curation")
@@ -122,7 +147,7 @@ def inbox_cmd(ctx: click.Context, as_json: bool, ngrams: bool, limit: int) -> No
 @curation.command("add-examples")
 @click.argument("group_id", required=False)
 @click.option("--intent", required=True, help="An intent of the domain.")
-@click.option("--text", "texts", multiple=True, help="A message (instead of a group); repeatable.")
+@click.option("--text", "texts", multiple=True, help="A message (besides or instead of a group); repeatable.")
 @click.option("--ngrams", is_flag=True, help="The inbox was grouped by n-grams (as `inbox --ngrams`).")
 @click.pass_context
 def add_examples(ctx: click.Context, group_id: str | None, intent: str, texts: tuple[str, ...],
@@ -132,6 +157,8 @@ def add_examples(ctx: click.Context, group_id: str | None, intent: str, texts: t
     chosen = _texts(settings, group_id, texts, not ngrams)
     data = _store(settings).add_examples(intent, chosen, intents=actions.domain_intents(settings.project_dir),
                                          actor=ACTOR)
+    _audit(settings, "curation_add_examples", intent, {"version": data.version - 1},
+           {"version": data.version, "texts": chosen})
     click.echo(f"version {data.version}: {data.change.summary if data.change else ''}")
 
 
@@ -145,6 +172,8 @@ def add_synonym(ctx: click.Context, service: str, synonym: str) -> None:
     with Archive(settings.paths.archive_db) as archive:
         titles = actions.service_titles(archive)
     data = _store(settings).add_synonym(service, synonym, services=titles, actor=ACTOR)
+    _audit(settings, "curation_add_synonym", service, {"version": data.version - 1},
+           {"version": data.version, "synonym": synonym})
     click.echo(f"version {data.version}: {data.change.summary if data.change else ''}")
 
 
@@ -152,7 +181,7 @@ def add_synonym(ctx: click.Context, service: str, synonym: str) -> None:
 @click.argument("group_id", required=False)
 @click.option("--answer", required=True, help="The FAQ's answer.")
 @click.option("--title", default="", help="The question as the FAQ shows it (default: the first message).")
-@click.option("--text", "texts", multiple=True, help="A question (instead of a group); repeatable.")
+@click.option("--text", "texts", multiple=True, help="A question (besides a group or instead); repeatable.")
 @click.option("--ngrams", is_flag=True, help="The inbox was grouped by n-grams.")
 @click.pass_context
 def add_faq(ctx: click.Context, group_id: str | None, answer: str, title: str, texts: tuple[str, ...],
@@ -162,6 +191,8 @@ def add_faq(ctx: click.Context, group_id: str | None, answer: str, title: str, t
     questions = _texts(settings, group_id, texts, not ngrams)
     with Archive(settings.paths.archive_db) as archive:
         doc, data = actions.create_faq(archive, _store(settings), questions, answer, title=title, actor=ACTOR)
+    _audit(settings, "curation_add_faq", doc.id, None, {"status": doc.status.value, "title": doc.title,
+                                                        "questions": questions, "version": data.version})
     click.echo(f"draft {doc.id} ({doc.title}); version {data.version}")
 
 
@@ -173,7 +204,10 @@ def add_faq(ctx: click.Context, group_id: str | None, answer: str, title: str, t
 def dismiss(ctx: click.Context, group_id: str, reason: str, ngrams: bool) -> None:
     """Take a group out of the inbox for good."""
     settings = ctx.obj.settings
-    data = _store(settings).dismiss(_group(settings, group_id, not ngrams).texts, actor=ACTOR, reason=reason)
+    texts = _group(settings, group_id, not ngrams).texts
+    data = _store(settings).dismiss(texts, actor=ACTOR, reason=reason)
+    _audit(settings, "curation_dismiss", f"{len(texts)} messages", None,
+           {"version": data.version, "texts": texts})
     click.echo(f"version {data.version}: {data.change.summary if data.change else ''}")
 
 
@@ -203,7 +237,8 @@ def train_cmd(ctx: click.Context, cid: str | None, as_json: bool) -> None:
     candidates = training.Candidates(settings.paths.curation_dir)
     if cid is None:
         cid = candidates.new(_store(settings).latest_version(), actor=ACTOR)
-    click.echo(f"candidate {cid}")
+        _audit(settings, "curation_train", cid, None, {"version": candidates.status(cid)["version"]})
+    _say(f"candidate {cid}")
     report = training.run_candidate(settings, rasa_tools(settings), cid)
     _report(report, as_json)
 
@@ -265,6 +300,11 @@ def activate(ctx: click.Context, cid: str, override: bool, **kwargs: Any) -> Non
                                        loaded=loaded, actor=ACTOR, override=override)
 
     result = asyncio.run(run())
+    if result["after"]["override"]:
+        _audit(settings, "curation_override", cid, None, {"regressions": result["regressions"]})
+    _audit(settings, "curation_activate", cid, {"model": result["before"]["model"]},
+           {"model": result["after"]["model"], "version": result["after"]["version"],
+            "override": result["after"]["override"]})
     click.echo(f"activated {cid} ({Path(result['after']['model']).name}); before: "
                f"{Path(result['before']['model']).name}")
 
@@ -278,6 +318,8 @@ def rollback(ctx: click.Context, **kwargs: Any) -> None:
     url = engine_url(settings, kwargs.get("engine_url"))
     result = asyncio.run(training.rollback(settings, lambda m: load_model(url, settings.engine_token, m),
                                            actor=ACTOR))
+    _audit(settings, "curation_rollback", str(result["before"].get("candidate") or ""),
+           {"model": result["before"]["model"]}, {"model": result["after"]["model"]})
     click.echo(f"rolled back to {Path(result['after']['model']).name}")
 
 
