@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.conversations import Conversations
-from app.keys import CONVERSATIONS
+from app.keys import AUDIT, CONVERSATIONS
 from core.settings import Settings
 from tests.admin.conftest import sign_in
 from tests.web.conftest import PHONE
@@ -144,6 +144,8 @@ def test_the_page_shows_the_counts_of_the_conversations_the_test_had(browser: An
         page.get_by_role("link", name=re.compile("^导出 CSV：按渠道")).click()
     data = open(info.value.path(), "rb").read()  # noqa: SIM115
     assert data.startswith(b"\xef\xbb\xbf") and "web,3,4,2,66.7" in data.decode("utf-8-sig")
+    [export] = server.app[AUDIT].query(action="analytics_export")
+    assert (export.actor, export.role, export.target) == ("editor1", "editor", "channels")
     assert page.errors == []
 
 
