@@ -488,7 +488,8 @@ def _import(archive: Archive, uploads: list[Upload], fmt: str, max_body_chars: i
             path.write_bytes(upload.data)
             paths.append(path)
             names[str(path)] = upload.name
-        report = import_paths(archive, paths, fmt, max_body_chars)
+        # uploaded documents go through review like any draft: they never land published
+        report = import_paths(archive, paths, fmt, max_body_chars, status=Status.DRAFT)
     for file in report.files:  # the person's file names, not the temporary ones
         file.path = names.get(file.path, file.path)
         for reject in file.rejects:

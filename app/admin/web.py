@@ -132,6 +132,11 @@ def pre_session_token(request: web.Request) -> str:
 async def admin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not is_console_path(request.path):
         return await handler(request)
+    if request.method in UNSAFE and request.content_type == "multipart/form-data" \
+            and "X-CSRF-Token" not in request.headers:
+        # a file upload without the page's script: its form (and the CSRF field in it) is read whole here,
+        # under the upload limit instead of the app's general request limit
+        request = request.clone(client_max_size=request.app[SETTINGS].max_upload_bytes + 64 * 1024)
     accounts = request.app.get(ACCOUNTS)
     sid = session_id(request)
     session = await asyncio.to_thread(accounts.session, sid) if accounts is not None and sid else None
@@ -139,7 +144,12 @@ async def admin_middleware(request: web.Request, handler: Handler) -> web.Stream
     if request.method in UNSAFE:
         before_sign_in = pre_session_token(request) if request.path == SIGN_IN else ""
         expected = session.csrf if session else before_sign_in
-        presented = await _presented_csrf(request)
+        try:
+            presented = await _presented_csrf(request)
+        except web.HTTPRequestEntityTooLarge:
+            limit = request.app[SETTINGS].max_upload_bytes
+            return _refuse(request, 413, f"the upload is larger than {limit // (1024 * 1024)} MB, the limit: "
+                                         "split the file or import it with `civic import` on the server")
         if not expected or not presented or not hmac.compare_digest(presented, expected):
             return _refuse(request, 403, "the form's security token (CSRF) is missing or out of date: "
                                          "reload the page and try again")
@@ -148,7 +158,8 @@ async def admin_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 def _refuse(request: web.Request, status: int, message: str) -> web.StreamResponse:
     if _is_api(request):
-        return json_error(status, message, "Forbidden" if status == 403 else "Unauthorized")
+        kinds = {401: "Unauthorized", 403: "Forbidden", 413: "TooLarge"}
+        return json_error(status, message, kinds.get(status, "HTTPError"))
     return web.Response(status=status, text=_plain_page(status, message), content_type="text/html",
                         charset="utf-8")
 

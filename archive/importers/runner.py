@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from tqdm import tqdm
 from archive.importers import csvfile, gd, html, jsonarray, jsonl, markdown
 from archive.importers.base import FileReport, ImportReport, RawRecord, Reject
 from archive.importers.text import UnreadableFile, read_text
+from archive.models import Status
 from archive.store import Archive, Change
 from archive.validate import (
     DUPLICATE_ID,
@@ -86,8 +88,11 @@ def _kind(data: dict[str, Any], fmt: str) -> str:
 
 
 def import_file(
-    archive: Archive, path: Path, fmt: str = "auto", max_body_chars: int = 200_000, progress: bool = False
+    archive: Archive, path: Path, fmt: str = "auto", max_body_chars: int = 200_000, progress: bool = False,
+    status: Status | None = None,
 ) -> FileReport:
+    """Import one file; ``status`` (e.g. draft, for files uploaded in the admin console, which must go
+    through review) replaces the status every document record would otherwise land with."""
     report = FileReport(path=str(path))
     try:
         text, report.encoding = read_text(path)
@@ -107,7 +112,7 @@ def import_file(
                     report.rejects.append(Reject(str(path), raw.line, MALFORMED, raw.error))
                     continue
                 kind = kind or _kind(raw.data, report.format)
-                _one(archive, report, raw.line, raw.data, kind, seen, max_body_chars)
+                _one(archive, report, raw.line, raw.data, kind, seen, max_body_chars, status)
     except UnreadableFile as exc:
         # rolled back: the file is not well-formed as a whole (e.g. a broken JSON array)
         report.error = str(exc)
@@ -129,6 +134,7 @@ def _one(
     kind: str,
     seen: dict[str, int],
     max_body_chars: int,
+    status: Status | None = None,
 ) -> None:
     key = "app_no" if kind == "applications" else ("TASK_CODE" if kind == "gd" else "id")
     ident = str(data.get(key) or "").strip()
@@ -143,6 +149,8 @@ def _one(
         else:
             record = gd.to_generic(data) if kind == "gd" else data
             doc = document_from_record(record, source=report.path, max_body_chars=max_body_chars)
+            if status is not None:
+                doc = replace(doc, status=status)
             change = archive.upsert(doc)
     except RecordError as exc:
         report.rejects.append(Reject(report.path, line, exc.reason, exc.message, ident))
@@ -162,11 +170,13 @@ def import_paths(
     fmt: str = "auto",
     max_body_chars: int = 200_000,
     progress: bool = False,
+    status: Status | None = None,
 ) -> ImportReport:
-    """Import every file (directories are expanded); each file lands in its own transaction."""
+    """Import every file (directories are expanded); each file lands in its own transaction; ``status``:
+    see :func:`import_file`."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     report = ImportReport()
     for path in expand(Path(p) for p in paths):
-        report.files.append(import_file(archive, path, fmt, max_body_chars, progress))
+        report.files.append(import_file(archive, path, fmt, max_body_chars, progress, status))
     return report

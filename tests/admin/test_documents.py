@@ -246,8 +246,9 @@ async def test_import_reports_rejects_line_by_line_and_lands_the_valid_records(s
                    "batch.jsonl:3: malformed", "batch.jsonl:4: bad_date [IMP-3]"):
         assert f"<code>rejected {reject}" in html, reject
     archive = archive_of(editor)
-    assert archive.get("IMP-1").status is Status.DRAFT  # the record's own status: the import rule
-    assert archive.get("IMP-4").status is Status.PUBLISHED  # no status: the import rule's default
+    # an upload never publishes: every document lands as a draft that goes through review
+    assert archive.get("IMP-1").status is Status.DRAFT
+    assert archive.get("IMP-4").status is Status.DRAFT
     assert archive.find("IMP-2") is None
     row = editor.app[AUDIT].query(action="document_import")[0]
     assert row.target == "batch.jsonl"
@@ -269,6 +270,27 @@ async def test_import_streams_with_the_header_and_refuses_an_upload_over_the_lim
     assert f"the upload is larger than {limit // (1024 * 1024)} MB, the limit" in await refused.text()
     assert limit == 20 * 1024 * 1024
     assert archive_of(editor).find("S-1") is not None
+
+
+async def test_a_form_post_without_the_script_takes_files_up_to_the_upload_limit(signed_in: SignedIn) -> None:
+    """No JavaScript: the CSRF token travels in the form, which the console reads under the upload limit,
+    not the app's general 256 KB request limit."""
+    editor = await signed_in("editor1")
+    filler = "办理说明。" * 40_000  # ~600 KB of UTF-8: above the general limit, below the upload limit
+    form = FormData()
+    form.add_field("csrf", editor.csrf)  # type: ignore[attr-defined]
+    record = json.dumps({"id": "BIG-1", "title": "长文件", "body": filler[:150_000]}, ensure_ascii=False)
+    form.add_field("files", (record + "\n").encode("utf-8") + b" " * 400_000, filename="big.jsonl")
+    ok = await editor.post("/admin/documents/upload", data=form)
+    assert ok.status == 200, await ok.text()
+    assert archive_of(editor).get("BIG-1").status is Status.DRAFT
+    limit = editor.app[SETTINGS].max_upload_bytes
+    over = FormData()
+    over.add_field("csrf", editor.csrf)  # type: ignore[attr-defined]
+    over.add_field("files", b"x" * (limit + 128 * 1024), filename="huge.jsonl")
+    refused = await editor.post("/admin/documents/upload", data=over)
+    assert refused.status == 413
+    assert "the upload is larger than 20 MB, the limit" in await refused.text()
 
 
 async def test_roles_staff_cannot_read_reviewers_read_but_cannot_write(signed_in: SignedIn) -> None:
