@@ -63,7 +63,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do (docs/admin.md).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
@@ -144,7 +144,8 @@ def tokens() -> None:
 
 @tokens.command("add")
 @click.argument("name")
-@click.option("--scope", type=click.Choice(SCOPES), required=True)
+@click.option("--scope", type=click.Choice(SCOPES), required=True,
+              help="What the token opens: hotline transcripts, catalog feeds or the staff API.")
 @click.pass_context
 def tokens_add(ctx: click.Context, name: str, scope: str) -> None:
     """A new token NAME for SCOPE, printed once as the last line (store it now: only its hash is kept)."""
