@@ -11,6 +11,7 @@ from civic.commands import (
     archive_cmds,
     channel_cmds,
     curation_cmds,
+    hotline_cmds,
     retrieval_cmds,
     review_cmds,
     serve_cmds,
@@ -47,7 +48,8 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     ctx.obj = AppContext(home)
 
 
-_MODULES = (archive_cmds, retrieval_cmds, serve_cmds, channel_cmds, review_cmds, curation_cmds, user_cmds)
+_MODULES = (archive_cmds, retrieval_cmds, serve_cmds, channel_cmds, review_cmds, curation_cmds, user_cmds,
+            hotline_cmds)
 for _module in _MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)
