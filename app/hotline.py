@@ -91,9 +91,11 @@ def suggestion_of(hit: Any) -> Suggestion:
 class HotlineService:
     """The calls in progress, their suggestions and the sockets that follow them."""
 
-    def __init__(self, retriever: Any, archive: Any, audit_log: AuditLog | None, orders: Orders,
-                 classifier: Classifier, routing: Routing, keep_raw_days: int = 0,
-                 webhook: Webhook | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, retriever: Any, archive: Any = None, audit_log: AuditLog | None = None,
+                 orders: Orders | None = None, classifier: Classifier | None = None,
+                 routing: Routing | None = None, keep_raw_days: int = 0, webhook: Webhook | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """Without ``orders``, ``classifier`` and ``routing`` the service only suggests (the bench)."""
         self.retriever, self.archive, self.audit_log = retriever, archive, audit_log
         self.orders, self.classifier, self.routing, self.webhook = orders, classifier, routing, webhook
         self.keep_raw_days = keep_raw_days
@@ -214,6 +216,9 @@ class HotlineService:
     # -- the end and the order -----------------------------------------------------------------------------
     async def end(self, call_id: str) -> WorkOrder:
         call = self.calls.get(call_id)
+        orders, classifier, routing = self.orders, self.classifier, self.routing
+        if orders is None or classifier is None or routing is None:
+            raise NotFound("this hotline drafts no work orders (no classifier or order store)")
         self.calls.end(call_id)
         await self.idle()
         state = self.suggestions.get(call_id, Suggestions())
@@ -222,13 +227,15 @@ class HotlineService:
                if self.keep_raw_days > 0 else None)
 
         def make() -> WorkOrder:
-            return self.orders.save_draft(draft(call, self.classifier, self.routing, documents), raw)
+            return orders.save_draft(draft(call, classifier, routing, documents), raw)
 
         order = await asyncio.to_thread(make)
         await self.push(call_id, {"type": "order", "call_id": call_id, "order": order.to_json()})
         return order
 
     async def submit(self, call_id: str, edits: dict[str, Any], actor: str, ip: str) -> WorkOrder:
+        if self.orders is None or self.routing is None:
+            raise NotFound("this hotline keeps no work orders")
         categories = list((self.routing.table().get("categories") or {}) or CATEGORIES)
         before, after = await asyncio.to_thread(self.orders.submit, call_id, edits, actor, categories)
         await self._audit(actor, "hotline.order.submit", after.order_id, before.to_json(), after.to_json(),
@@ -257,6 +264,33 @@ class HotlineService:
         if self.audit_log is not None:
             await asyncio.to_thread(self.audit_log.record, actor, "hotline", action, target, before, after,
                                     ip)
+
+
+async def replay(service: HotlineService, call_id: str, caller_texts: list[str]) -> list[dict[str, Any]]:
+    """Feed a caller's utterances to a call as final segments, one after another as a call would (each
+    search done before the next segment arrives); the suggestions at the end (evaluation, the bench)."""
+    for seq, text in enumerate(caller_texts):
+        service.segment(Segment(call_id, seq, "caller", text, True, seq * 3000, seq * 3000 + 2500))
+        await service.idle()
+    return service.current(call_id)
+
+
+def load_suggestion_set(path: Path) -> list[dict[str, Any]]:
+    """Lines ``{"segments": [caller utterances…], "relevant": [doc ids that answer]}``."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for number, row in enumerate(rows, start=1):
+        if not (isinstance(row.get("segments"), list) and row["segments"] and row.get("relevant")):
+            raise InvalidInput(f"{path}:{number}: needs segments and relevant")
+    return rows
+
+
+async def suggestion_hits(service: HotlineService, rows: list[dict[str, Any]]) -> list[bool]:
+    """For each row: is one of its relevant documents among the call's suggestions at the end?"""
+    out = []
+    for i, row in enumerate(rows):
+        shown = await replay(service, f"eval-{i}", row["segments"])
+        out.append(any(s["doc_id"] in row["relevant"] for s in shown))
+    return out
 
 
 # -- HTTP edge -----------------------------------------------------------------------------------------------
@@ -348,6 +382,8 @@ async def get_status(request: web.Request) -> web.Response:
 @hotline_only
 async def get_order(request: web.Request) -> web.Response:
     service, call_id = _service(request), _call_id(request)
+    if service.orders is None:
+        raise NotFound("this hotline keeps no work orders")
     order = await asyncio.to_thread(service.orders.get, call_id)
     return web.json_response(order.to_json(), dumps=dumps)
 
