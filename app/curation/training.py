@@ -28,6 +28,7 @@ above app/ hand it in as a ``Rasa`` (``civic/commands/curation_cmds.py``), and t
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import fcntl
@@ -437,7 +438,7 @@ async def activate(settings: Settings, cid: str, load: Loader, *, loaded: str = 
     source = candidates.model(cid)
     target = settings.paths.ensure().models_dir / source.name
     if not target.is_file():
-        shutil.copy2(source, target)
+        await asyncio.to_thread(shutil.copy2, source, target)
     os.utime(target)  # the newest model in models/: an engine restart starts with it
     await load(target)
     entry = {"candidate": cid, "model": str(target), "version": int(report["version"]), "split": SPLIT_ID,
