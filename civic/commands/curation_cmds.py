@@ -212,7 +212,7 @@ def dismiss(ctx: click.Context, group_id: str, reason: str, ngrams: bool) -> Non
 
 
 @curation.command("versions")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
 @click.pass_context
 def versions(ctx: click.Context, as_json: bool) -> None:
     """The curated data's versions, newest first, and which one the active model holds."""
@@ -262,7 +262,7 @@ def _report(report: dict[str, Any], as_json: bool) -> None:
 
 @curation.command("status")
 @click.argument("cid", required=False)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
 @click.pass_context
 def status(ctx: click.Context, cid: str | None, as_json: bool) -> None:
     """A candidate's state and report (the newest by default), and what is active."""
