@@ -28,6 +28,7 @@ from core.errors import InvalidInput
 
 ROLES = ("reviewer", "editor")
 PAGE, CSV = "/admin/analytics", "/admin/analytics.csv"
+DAILY_CHART_DAYS = 92  # longer ranges chart the volume per week (the table and the CSV keep every day)
 
 
 def _analytics(request: web.Request) -> Analytics:
@@ -53,11 +54,15 @@ def cell(value: Any, kind: str) -> str:
 
 
 def charts(report: Report) -> dict[str, Markup]:
-    days = [d.strftime("%m-%d") for d, _ in report.days]
     weeks = [table_row[0] for table_row in report.tables()["weekly"].rows]
-    volume = bar_chart("每日会话与消息 Conversations and messages per day", days, [
-        Series("会话 Conversations", [c.conversations for _, c in report.days]),
-        Series("消息 Messages", [c.messages for _, c in report.days])])
+    if len(report.days) <= DAILY_CHART_DAYS:
+        labels, buckets = [d.strftime("%m-%d") for d, _ in report.days], report.days
+        title = "每日会话与消息 Conversations and messages per day"
+    else:  # a bar per day of a long range is too thin to read and heavy to send: a bar per week
+        labels, buckets = weeks, report.weeks
+        title = "每周会话与消息 Conversations and messages per week"
+    volume = bar_chart(title, labels, [Series("会话 Conversations", [c.conversations for _, c in buckets]),
+                                       Series("消息 Messages", [c.messages for _, c in buckets])])
     rates = line_chart("每周比率 Rates per week", weeks, [
         Series("自助解决 Containment", [c.containment for _, c in report.weeks]),
         Series("未理解 Fallback", [c.fallback_rate for _, c in report.weeks]),

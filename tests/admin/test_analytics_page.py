@@ -119,3 +119,14 @@ async def test_staff_may_not_see_analytics(admin_client: TestClient, signed_in: 
     assert (await staff.get("/admin/analytics.csv?table=daily")).status == 403
     admin = await signed_in("admin1")
     assert (await admin.get("/admin/analytics")).status == 200
+
+
+async def test_a_long_range_charts_weeks_and_stays_small(admin_client: TestClient,
+                                                         signed_in: SignedIn) -> None:
+    await seed(admin_client)
+    editor = await signed_in("editor1")
+    html = await (await editor.get("/admin/analytics?from=2025-12-01&to=2026-11-30")).text()
+    assert "每周会话与消息 Conversations and messages per week" in html
+    assert "per day</title>" not in html
+    assert html.count("<tr><th scope=\"row\">20") >= 365  # every day is still in the (folded) table
+    assert len(html.encode("utf-8")) < 250_000
