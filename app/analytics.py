@@ -31,6 +31,7 @@ import io
 import json
 import re
 import sqlite3
+import threading
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -357,43 +358,61 @@ class Analytics:
 
     def report(self, filters: Filters, encoder: inbox.Encoder | None = None) -> Report:
         """The numbers for ``filters``; ``encoder`` (the retriever's sentence encoder) lets the unanswered
-        messages group by meaning, else they group by character n-grams (app/curation/inbox.py)."""
+        messages group by meaning, else they group by character n-grams (app/curation/inbox.py).
+
+        A report is kept for as long as ``app.db`` holds the same rows (:func:`_data_version`), so the
+        CSV exports after a page view, or the same filter again, are not computed twice."""
+        with self._connect() as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            key = (str(self.path), self.time_zone, self.gap, filters, encoder is not None,
+                   _data_version(db, tables))
+            with _CACHE_LOCK:
+                cached = _CACHE.get(key)
+            if cached is not None:
+                return cached
+            report = self._report(db, tables, filters, encoder)
+        with _CACHE_LOCK:
+            _CACHE[key] = report
+            while len(_CACHE) > CACHED_REPORTS:
+                _CACHE.pop(next(iter(_CACHE)))
+        return report
+
+    def _report(self, db: sqlite3.Connection, tables: set[str], filters: Filters,
+                encoder: inbox.Encoder | None) -> Report:
         bounds = [_utc(datetime.combine(d, time(), self.zone)) for d in filters.days()]
         bounds.append(_utc(datetime.combine(filters.end + timedelta(days=1), time(), self.zone)))
         epochs = [b.timestamp() for b in bounds]
         span = (bounds[0].isoformat(timespec="seconds"), bounds[-1].isoformat(timespec="seconds"))
-        with self._connect() as db:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            has_turns = "history_turns" in tables
-            has_log = {"tickets", "curation_log"} <= tables
-            days = filters.days()
-            per_day: dict[date, Counts] = {d: Counts() for d in days}
-            per_channel: dict[str, Counts] = defaultdict(Counts)
+        has_turns = "history_turns" in tables
+        has_log = {"tickets", "curation_log"} <= tables
+        days = filters.days()
+        per_day: dict[date, Counts] = {d: Counts() for d in days}
+        per_channel: dict[str, Counts] = defaultdict(Counts)
 
-            def day_of(epoch: float) -> date | None:
-                i = bisect.bisect_right(epochs, epoch) - 1
-                return days[i] if 0 <= i < len(days) else None
+        def day_of(epoch: float) -> date | None:
+            i = bisect.bisect_right(epochs, epoch) - 1
+            return days[i] if 0 <= i < len(days) else None
 
-            def add(epoch: float, channel: str, bump: Callable[[Counts], None]) -> None:
-                day = day_of(epoch)
-                if day is None or (filters.channel and channel != filters.channel):
-                    return
-                bump(per_day[day])
-                bump(per_channel[channel])
+        def add(epoch: float, channel: str, bump: Callable[[Counts], None]) -> None:
+            day = day_of(epoch)
+            if day is None or (filters.channel and channel != filters.channel):
+                return
+            bump(per_day[day])
+            bump(per_channel[channel])
 
-            conversations: dict[str, list[_Conversation]] = {}
-            tally = _Tally()
-            if has_turns:
-                conversations, tally = self._turns(db, span, filters.channel, add)
-            if has_log:
-                self._handovers(db, epochs, conversations, add)
-                unanswered = self._fallbacks(db, epochs, filters, add, encoder)
-                self._typed_feedback(db, epochs, add)
-            else:
-                unanswered = []
-            for convs in conversations.values():
-                for conv in convs:
-                    add(conv.start, conv.channel, _conversation_bump(conv.handed_over))
+        conversations: dict[str, list[_Conversation]] = {}
+        tally = _Tally()
+        if has_turns:
+            conversations, tally = self._turns(db, span, filters.channel, add)
+        if has_log:
+            self._handovers(db, epochs, conversations, add)
+            unanswered = self._fallbacks(db, epochs, filters, add, encoder)
+            self._typed_feedback(db, epochs, add)
+        else:
+            unanswered = []
+        for convs in conversations.values():
+            for conv in convs:
+                add(conv.start, conv.channel, _conversation_bump(conv.handed_over))
         total = Counts()
         for counts in per_day.values():
             _merge(total, counts)
@@ -555,6 +574,23 @@ class _Tally:
                   for name, n in self.intents.items()]
         result.sort(key=lambda r: (-r.messages, r.name))
         return result
+
+
+CACHED_REPORTS = 8
+_CACHE: dict[tuple[Any, ...], Report] = {}
+_CACHE_LOCK = threading.Lock()
+# what changes when app.db gets a row the analytics count (or a reply, or a thumbs, on a turn already there)
+_VERSION_SQL = {
+    "history_turns": "SELECT max(seq), count(reply), count(*) FROM history_turns",
+    "history_feedback": "SELECT max(id) FROM history_feedback",
+    "curation_log": "SELECT max(id) FROM curation_log",
+    "tickets": "SELECT max(rowid), count(*) FROM tickets",
+}
+
+
+def _data_version(db: sqlite3.Connection, tables: set[str]) -> tuple[Any, ...]:
+    return tuple(tuple(db.execute(sql).fetchone()) if name in tables else None
+                 for name, sql in _VERSION_SQL.items())
 
 
 def _conversation_bump(handed_over: bool) -> Callable[[Counts], None]:

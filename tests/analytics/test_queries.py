@@ -246,6 +246,7 @@ def test_with_an_encoder_groups_go_by_meaning_and_rare_wordings_beyond_the_cap_b
         frozenset({"护照丢了怎么办", "护照丢了怎么办？", "护照丢了怎么办 〔手机号〕"}),
         frozenset({"社保卡丢了", "社保卡怎么挂失", "医保报销"})}
     monkeypatch.setattr(analytics_module, "MAX_GROUPED", 2)  # only the two most frequent wordings are grouped
+    analytics_module._CACHE.clear()  # the same rows: the report above would be served again
     groups = analytics(world).report(RANGE, TopicEncoder()).unanswered
     # the passport question (2, with 「？」) and the newest single wording; the other three by wording alone
     assert (groups[0].text, groups[0].count, groups[0].method) == ("护照丢了怎么办", 2, "encoder")
@@ -311,3 +312,27 @@ def test_csv_for_excel_quotes_formulas_and_writes_percent_numbers(world: World) 
     assert cells["自助解决率 Containment (%)"] == "85.7" and cells["会话 Conversations"] == "7"  # 6 of 7
     assert cell_text(None, "percent") == "" and cell_text(0.5, "number") == "0.500"
     assert cell_text("-5", "int") == "-5" and cell_text("-5", "text") == "'-5"
+
+
+def test_a_report_is_reused_while_app_db_holds_the_same_rows(world: World) -> None:
+    build(world)
+    a = analytics(world)
+    first = a.report(RANGE)
+    assert a.report(RANGE) is first and analytics(world).report(RANGE) is first
+    assert a.report(Filters(RANGE.start, RANGE.end, "web")) is not first
+    # a thumbs on a turn already there, a reply arriving, a new log row, a ticket: each makes a new report
+    world.clock.at("2026-11-12", "10:00")
+    key = world.keys
+    world.history.begin("web:fay", "late-key-1", "营业执照", "", "web")
+    pending = a.report(RANGE)
+    assert pending is not first and pending.total.messages == first.total.messages + 1
+    world.history.finish("web:fay", "late-key-1", reply("ask_guide"))
+    answered = a.report(RANGE)
+    assert answered is not pending and answered.tables()["intents"].rows != pending.tables()["intents"].rows
+    world.history.set_feedback("web:fay", "late-key-1", "up")
+    thumbed = a.report(RANGE)
+    assert thumbed is not answered and thumbed.total.up == answered.total.up + 1
+    world.conversations.handover("web:fay", "人工", [])
+    handed = a.report(RANGE)
+    assert handed.total.handovers == thumbed.total.handovers + 1
+    assert key == world.keys
