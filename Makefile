@@ -52,5 +52,8 @@ bench-training: setup  ## training from scratch, model load, engine CPU per turn
 bench-first-answer:  ## fresh clone -> README's `make run` -> first cited answer, into bench/FIRST_ANSWER.md
 	python3 bench/first_answer.py
 
+bench-hotline: setup  ## hotline: suggestions hit@3, p95 final segment -> suggestions at 20 calls, classifier, into bench/HOTLINE.md
+	$(PY) -m bench.hotline_bench --report
+
 clean:  ## remove the demo data directory (keeps the virtualenvs)
 	rm -rf $(HOME_DIR)

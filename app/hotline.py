@@ -167,11 +167,14 @@ class HotlineService:
         arrived = time.perf_counter()
         lock = self._locks.setdefault(call.call_id, asyncio.Lock())
         async with lock:
+            if partial is not None and call.segments.get(partial.seq) != partial:
+                return  # its final (or a newer partial) arrived while this waited: that one searches
             words = call.caller_words(WINDOW, partial)
             if not words:
                 return
             latest = trigger.text
-            window = "，".join(words) if len(words) > 1 else ""
+            # a partial searches its own words only; a final also the caller's recent window
+            window = "，".join(words) if len(words) > 1 and partial is None else ""
             try:
                 found = await asyncio.to_thread(self._search, latest, window)
             except Exception:
