@@ -8,6 +8,8 @@ passage of the archive with its citation and validity label, plainly marked as a
 * ``/request_human`` opens a hand-over ticket and pauses the bot for the session, as the dialogue does;
 * ``/ask_status``, or any message carrying an application number, starts the status check: number, then the
   phone's last 4 digits, checked by the same rule as the dialogue's form (``bot.status.check_digits``);
+* a message naming a policy by its 文号 is answered from that policy, in force or not (an abolished one is
+  labelled and names its replacement, as the dialogue does);
 * anything else is searched (a guide button's payload by its service name).
 
 Every text comes from the domain's responses.  Blocking work runs on the app's thread pool.
@@ -23,7 +25,7 @@ from typing import Any
 
 from app.messages import response
 from bot.context import BotContext
-from bot.search_answer import best_answer
+from bot.search_answer import best_answer, named_answer
 from bot.status import STANDBY, DigitsOutcome, normalise_app_no, status_view
 from core.errors import NotFound
 from core.inputs import is_payload
@@ -77,7 +79,9 @@ class Standby:
         return self._search(session, text, lang)
 
     def _search(self, session: str, query: str, lang: str) -> StandbyReply:
-        found = best_answer(self.ctx.retriever, query) if query else None
+        named = self.ctx.policies_cited_in(query) if query else []
+        found = named_answer(self.ctx.retriever, named[0], query) if named else None
+        found = found or (best_answer(self.ctx.retriever, query) if query else None)
         self.ctx.conversations.log("fallback", session, query,
                                    {"standby": True, "answered": found is not None,
                                     "doc_id": found.hit.doc_id if found else None})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from archive.models import Document
 from bot.common import cite
 from retrieval.types import Citation, Filters, Hit
 
@@ -51,14 +52,27 @@ class SearchAnswer:
         return "utter_doc_not_current_no_replacement", {"title": self.title}
 
 
+def _answer(top: Hit) -> SearchAnswer:
+    passage = top.passages[0]
+    citations = [top.citation] + ([top.superseded_by] if top.superseded_by else [])
+    return SearchAnswer(top, passage.text[:MAX_PASSAGE_CHARS], passage.field, cite(citations))
+
+
 def best_answer(retriever: Any, text: str, filters: Filters | None = None) -> SearchAnswer | None:
     """The best passage for ``text``; None when the search finds nothing (or the text is empty)."""
     if not text.strip():
         return None
     hits = retriever.search(text, filters, top_k=3)
     top = next((h for h in hits if h.passages), None)
-    if top is None:
-        return None
-    passage = top.passages[0]
-    citations = [top.citation] + ([top.superseded_by] if top.superseded_by else [])
-    return SearchAnswer(top, passage.text[:MAX_PASSAGE_CHARS], passage.field, cite(citations))
+    return _answer(top) if top is not None else None
+
+
+def named_answer(retriever: Any, doc: Document, text: str) -> SearchAnswer | None:
+    """The best passage of ``doc``, a document the question names (by its 文号), whether or not it is still
+    in force: 「示民规〔2025〕2号还有效吗」 is answered from that document, labelled abolished with its
+    replacement, not from whatever current document the words match best. None when the index does not
+    hold it."""
+    query = f"{doc.title} {text}".strip()
+    hits = retriever.search(query, Filters(type=doc.type), top_k=20, include_inactive=True)
+    top = next((h for h in hits if h.doc_id == doc.id and h.passages), None)
+    return _answer(top) if top is not None else None

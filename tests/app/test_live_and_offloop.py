@@ -126,3 +126,15 @@ async def test_a_slow_search_does_not_stall_other_sessions(
     assert (await action).status == 200
     assert slow.searches >= 2 and time.monotonic() - started >= 2.0
     assert max(health, other) < 1.0, (health, other)
+
+
+async def test_a_search_answer_for_a_named_wenhao_cites_that_policy_even_when_abolished(
+    live: TestClient,
+) -> None:
+    """While the engine is down, 「示政发〔2019〕3号还有效吗」 is answered from that policy, labelled
+    abolished with its successor — not from the current document the words match best."""
+    reply = await ask(live, "示政发〔2019〕3号还有效吗")
+    citations = [c for m in reply["messages"] for c in m["citations"]]
+    assert citations[0]["id"] == "P-RES-OLD" and citations[0]["is_current"] is False
+    assert citations[1]["id"] == "P-RES-NEW"  # the successor in force at the end of the chain (via P-RES-MID)
+    assert "示范市居住证管理办法（2019）" in " ".join(m["text"] for m in reply["messages"])
