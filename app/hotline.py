@@ -99,14 +99,14 @@ class HotlineService:
         self.retriever, self.archive, self.audit_log = retriever, archive, audit_log
         self.orders, self.classifier, self.routing, self.webhook = orders, classifier, routing, webhook
         self.keep_raw_days = keep_raw_days
-        self.calls = Calls()
+        self.calls = Calls(on_forget=self._forget)
         self.amazon_connect = AmazonConnectAdapter()
         self.suggestions: dict[str, Suggestions] = {}
         self.subscribers: dict[str, set[web.WebSocketResponse]] = {}
         self._send_locks: dict[int, asyncio.Lock] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_partial: dict[str, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, set[asyncio.Task[None]]] = {}
         self._clock = clock
 
     # -- calls ---------------------------------------------------------------------------------------------
@@ -135,23 +135,33 @@ class HotlineService:
         applied = call.apply(seg)
         if seg.speaker == "caller" and applied in ("new", "replaced") and seg.text:
             if seg.is_final:
-                self._spawn(self._suggest(call, seg, None))
+                self._spawn(call.call_id, self._suggest(call, seg, None))
             else:
                 now = self._clock()
                 if now - self._last_partial.get(call.call_id, -PARTIAL_INTERVAL) >= PARTIAL_INTERVAL:
                     self._last_partial[call.call_id] = now
-                    self._spawn(self._suggest(call, seg, seg))
+                    self._spawn(call.call_id, self._suggest(call, seg, seg))
         return {"type": "ack", "call_id": seg.call_id, "seq": seg.seq, "status": applied}
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, call_id: str, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._tasks.setdefault(call_id, set())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
-    async def idle(self) -> None:
-        """Wait until every suggestion search started so far is done (tests, the bench)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def idle(self, call_id: str | None = None) -> None:
+        """Wait until the suggestion searches started so far (for one call, or all) are done."""
+        while True:
+            pending = [t for cid, tasks in self._tasks.items() if call_id in (None, cid) for t in tasks]
+            if not pending:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _forget(self, call_ids: list[str]) -> None:
+        """Drop what the service kept for calls the call table forgot (ended long ago)."""
+        for cid in call_ids:
+            for table in (self.suggestions, self.subscribers, self._locks, self._last_partial, self._tasks):
+                table.pop(cid, None)
 
     # -- suggestions ---------------------------------------------------------------------------------------
     def _search(self, latest: str, window: str) -> list[tuple[float, dict[str, Suggestion]]]:
@@ -223,7 +233,7 @@ class HotlineService:
         if orders is None or classifier is None or routing is None:
             raise NotFound("this hotline drafts no work orders (no classifier or order store)")
         self.calls.end(call_id)
-        await self.idle()
+        await self.idle(call_id)
         state = self.suggestions.get(call_id, Suggestions())
         documents = [{"doc_id": d, "title": state.known[d].title} for d in state.pinned]
         raw = ([{"speaker": s.speaker, "text": s.text, "start_ms": s.start_ms} for s in call.finals()]

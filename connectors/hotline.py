@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -189,9 +190,11 @@ class Call:
 class Calls:
     """The calls in progress, and the most recently ended ones (bounded)."""
 
-    def __init__(self, max_ended: int = MAX_ENDED_CALLS) -> None:
+    def __init__(self, max_ended: int = MAX_ENDED_CALLS,
+                 on_forget: Callable[[list[str]], None] | None = None) -> None:
         self._calls: OrderedDict[str, Call] = OrderedDict()
         self._max_ended = max_ended
+        self._on_forget = on_forget
 
     def open(self, call_id: str, started_at: str = "", line: str = "") -> Call:
         call = self._calls.get(call_id)
@@ -224,8 +227,11 @@ class Calls:
 
     def _trim(self) -> None:
         ended = [cid for cid, c in self._calls.items() if c.ended]
-        for cid in ended[: max(0, len(ended) - self._max_ended)]:
+        forgotten = ended[: max(0, len(ended) - self._max_ended)]
+        for cid in forgotten:
             del self._calls[cid]
+        if forgotten and self._on_forget is not None:
+            self._on_forget(forgotten)
 
 
 # -- live suggestions ----------------------------------------------------------------------------------------

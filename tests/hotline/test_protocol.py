@@ -73,12 +73,14 @@ def test_caller_words_are_the_recent_finals_with_the_partial_last() -> None:
 
 
 def test_calls_forget_old_ended_calls_only() -> None:
-    calls = Calls(max_ended=2)
+    forgotten: list[str] = []
+    calls = Calls(max_ended=2, on_forget=forgotten.extend)
     for i in range(4):
         calls.open(f"c{i}")
         calls.end(f"c{i}")
     calls.open("live")
     assert calls.find("c0") is None and calls.find("c3") is not None
+    assert forgotten == ["c0", "c1"]
     assert [c.call_id for c in calls.live()] == ["live"]
     with pytest.raises(NotFound):
         calls.get("c0")

@@ -110,6 +110,14 @@ async def test_the_stream_acks_each_frame_and_keeps_calls_apart(client: TestClie
     await ws.close()
 
 
+async def test_a_frame_too_big_closes_the_socket(client: TestClient, auth: dict[str, str]) -> None:
+    ws = await client.ws_connect("/api/hotline/stream", headers=auth)
+    await ws.send_str(json.dumps(segment("big", 1, "x" * 70_000)))
+    message = await ws.receive()
+    assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+    assert ws.close_code == 1009
+
+
 async def test_http_segments_end_and_the_order(client: TestClient, auth: dict[str, str]) -> None:
     url = "/api/hotline/calls/http-1/segments"
     batch = [segment("http-1", 2, "我叫张伟，电话13812345678"),

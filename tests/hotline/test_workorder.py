@@ -15,6 +15,7 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from app.audit import AuditLog
 from app.factory import create_app
 from app.keys import HOTLINE
 from app.workorder import (
@@ -196,7 +197,16 @@ async def test_a_submitted_order_reaches_the_webhook_exactly_once_across_a_resta
         assert delivery["delivery"] == drafted["order_id"]
         assert b'"category": "\\u57ce\\u5efa"' in delivery["body"] or "城建".encode() in delivery["body"]
         assert b"13812345678" not in delivery["body"]
-        outbox = second.app[HOTLINE].orders.outbox()
+        audit = AuditLog(settings.paths.app_db)
+        try:
+            submits = audit.query(action="hotline.order.submit")
+        finally:
+            audit.close()
+        expected = [(drafted["order_id"], "token:asr", "hotline")]
+        assert [(r.target, r.actor, r.role) for r in submits] == expected
+        service = second.app[HOTLINE]
+        assert service.orders is not None
+        outbox = service.orders.outbox()
         assert outbox[0]["delivered_at"] is not None and outbox[0]["attempts"] >= 2
     finally:
         await second.close()
@@ -213,7 +223,9 @@ async def test_raw_transcripts_are_kept_only_when_retention_says_so(
         body = {"seq": 0, "speaker": "caller", "text": "我叫王小明，电话13812345678", "is_final": True}
         await client.post(f"/api/hotline/calls/{call_id}/segments", json=body, headers=auth)
         await client.post(f"/api/hotline/calls/{call_id}/end", headers=auth)
-        raw = client.app[HOTLINE].orders.raw_transcript(call_id)
+        orders = client.app[HOTLINE].orders
+        assert orders is not None
+        raw = orders.raw_transcript(call_id)
         if days == 0:
             assert raw is None
         else:
