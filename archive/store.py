@@ -7,6 +7,10 @@ Tables:
                 retrieval can refresh its index incrementally with ``changes_since(seq)``
   applications  applications (办件) for the status check; the phone is kept only as a salted hash
   meta          per-archive settings such as the phone-hash salt
+  documents_fts an FTS5 index (trigram tokenizer: substrings, so Chinese needs no word segmentation) of the
+                text fields a listing's words are looked for in, one row per current document (its rowid is
+                the document row's); written by ``_write_version`` in the same transaction, so it never
+                drifts from ``documents``, and filled from ``documents`` when an older archive is opened
 
 Writes use plain SQL inside ``transaction()`` (sqlite-utils' write helpers commit on their own, which
 would break an all-or-nothing batch); the schema and reads go through sqlite-utils.
@@ -40,6 +44,9 @@ _APP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Application))
 # catalog elements a listing filters by exactly, and the text fields its words are looked for in
 _FACETS = ("issuer", "topic", "genre", "audience")
 _TEXT_SEARCHED = ("title", "body", "doc_no", "index_no", "keywords", "summary")
+# the trigram index answers a word of at least this many characters; a shorter one is looked for by a scan
+FTS_MIN_CHARS = 3
+ORDERS = ("id", "newest")  # search_documents: by id, or newest 发文日期 first (then id, descending)
 
 
 class Change(StrEnum):
@@ -55,7 +62,8 @@ VALIDITIES = ("current", "expired", "abolished")
 @dataclass(frozen=True)
 class DocQuery:
     """A filtered listing: ``text`` words (all must occur in the title, body, 文号, 索引号, keywords or
-    summary), exact catalog elements, an issued-on range (ISO, inclusive) and a validity on ``today``:
+    summary), exact catalog elements, 文号 and 索引号 fragments (case-insensitive substrings of that
+    element), an issued-on range (ISO, inclusive), any of ``statuses`` and a validity on ``today``:
     current = ``Document.is_current``; expired = status expired, or published with its validity past;
     abolished = status abolished."""
 
@@ -70,6 +78,9 @@ class DocQuery:
     issued_to: str = ""
     validity: str = ""
     today: str = ""
+    doc_no: str = ""
+    index_no: str = ""
+    statuses: tuple[str, ...] = ()
 
 
 def _now() -> str:
@@ -166,9 +177,27 @@ class Archive:
         self.db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
         for column in ("type", "status"):
             self.db.table("documents").create_index([column], if_not_exists=True)
+        # every column a listing filters or orders by except the words: a filter is answered from this index
+        # without reading the rows (each carries its body), and a page is picked before its rows are read
+        self.db.table("documents").create_index(
+            ["issued_on", "id", "status", "type", *_FACETS, "valid_from", "valid_until"],
+            index_name="idx_documents_listing", if_not_exists=True,
+        )
+        self._create_fts()
         self.db.table("changes").create_index(["doc_id"], if_not_exists=True)
         if self.get_meta("schema_version") is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def _create_fts(self) -> None:
+        """The word index; an archive made before it existed gets it filled from its documents once."""
+        if self.db["documents_fts"].exists():
+            return
+        columns = ", ".join(_TEXT_SEARCHED)
+        with self.transaction():
+            self.db.execute(f"CREATE VIRTUAL TABLE documents_fts USING fts5({columns}, tokenize='trigram')")
+            self.db.execute(
+                f"INSERT INTO documents_fts (rowid, {columns}) SELECT rowid, {columns} FROM documents"
+            )
 
     def _ensure_salt(self) -> str:
         salt = self.get_meta("phone_salt")
@@ -263,7 +292,15 @@ class Archive:
         seq = self._insert("changes", {"doc_id": doc.id, "version": doc.version, "at": doc.updated_at})
         row = {**_doc_row(doc), "content_hash": content_hash, "seq": seq}
         self._insert("versions", row)
-        self._insert("documents", row, replace=True)
+        old = self._rows("SELECT rowid FROM documents WHERE id = ?", [doc.id])
+        rowid = self._insert("documents", row, replace=True)  # a replaced row gets a new rowid
+        if old:
+            self.db.execute("DELETE FROM documents_fts WHERE rowid = ?", [old[0]["rowid"]])
+        names = ", ".join(_TEXT_SEARCHED)
+        self.db.execute(
+            f"INSERT INTO documents_fts (rowid, {names}) VALUES (?{', ?' * len(_TEXT_SEARCHED)})",
+            [rowid, *(row[c] for c in _TEXT_SEARCHED)],
+        )
 
     def set_status(
         self, doc_id: str, status: Status | str, reason: str = "", replaced_by: str = ""
@@ -340,6 +377,15 @@ class Archive:
             raise NotFound(f"no version {version} of document {doc_id!r}")
         return _row_doc(rows[0])
 
+    def facet_counts(self, column: str, statuses: Iterable[Status | str]) -> list[tuple[str, int]]:
+        """(value, how many current documents in ``statuses`` have it) for one catalog element, by value."""
+        if column not in _FACETS:
+            raise InvalidInput(f"{column!r} is not a catalog element one can filter by")
+        wanted = [Status(s).value for s in statuses]
+        sql = (f"SELECT [{column}] AS v, count(*) AS n FROM documents WHERE [{column}] != ''"
+               f" AND status IN ({', '.join('?' * len(wanted))}) GROUP BY 1 ORDER BY 1")
+        return [(str(r["v"]), int(r["n"])) for r in self._rows(sql, wanted)]
+
     def distinct(self, column: str) -> list[str]:
         """The non-empty values of one catalog element over the current documents, sorted (for filters)."""
         if column not in _FACETS:
@@ -349,21 +395,39 @@ class Archive:
 
     @staticmethod
     def _query_filters(q: DocQuery) -> tuple[str, list[Any]]:
+        # ``+column`` keeps SQLite off the one-column type and status indexes, whose every hit reads a whole
+        # row: idx_documents_listing answers those filters by itself (a test keeps the plan so)
         clauses: list[str] = []
         params: list[Any] = []
         for word in q.text.split():
+            if len(word) >= FTS_MIN_CHARS:  # the same substring rule, answered by the trigram index
+                clauses.append("rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)")
+                params.append('"' + word.replace('"', '""') + '"')
+                continue
             needle = word.lower()
             clauses.append(
                 "(" + " OR ".join(f"instr(lower([{c}]), ?) > 0" for c in _TEXT_SEARCHED) + ")"
             )
             params += [needle] * len(_TEXT_SEARCHED)
+        for column in ("doc_no", "index_no"):
+            value = getattr(q, column).strip()
+            if len(value) >= FTS_MIN_CHARS:  # that column of the trigram index
+                clauses.append("rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)")
+                params.append(f'{column} : "' + value.replace('"', '""') + '"')
+            elif value:
+                clauses.append(f"instr(lower([{column}]), ?) > 0")
+                params.append(value.lower())
         try:
             if q.type:
-                clauses.append("type = ?")
+                clauses.append("+type = ?")
                 params.append(DocType(q.type).value)
             if q.status:
                 clauses.append("status = ?")
                 params.append(Status(q.status).value)
+            if q.statuses:
+                wanted = [Status(s).value for s in q.statuses]
+                clauses.append(f"+status IN ({', '.join('?' * len(wanted))})")
+                params += wanted
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
         for column in _FACETS:
@@ -384,25 +448,50 @@ class Archive:
                 raise InvalidInput("a validity filter needs today's date")
             if q.validity == "current":  # Document.is_current, in SQL (a test keeps them in step)
                 clauses.append(
-                    "status = 'published' AND (valid_from = '' OR valid_from <= ?)"
+                    "+status = 'published' AND (valid_from = '' OR valid_from <= ?)"
                     " AND (valid_until = '' OR valid_until >= ?)"
                 )
                 params += [q.today, q.today]
             elif q.validity == "expired":
                 clauses.append(
-                    "(status = 'expired' OR (status = 'published' AND valid_until != '' AND valid_until < ?))"
+                    "(+status = 'expired'"
+                    " OR (+status = 'published' AND valid_until != '' AND valid_until < ?))"
                 )
                 params.append(q.today)
             else:
-                clauses.append("status = 'abolished'")
+                clauses.append("+status = 'abolished'")
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
-    def search_documents(self, q: DocQuery, limit: int = 50, offset: int = 0) -> tuple[int, list[Document]]:
-        """(how many match, one page of them ordered by id) for a filtered listing (``DocQuery``)."""
+    def search_documents(
+        self, q: DocQuery, limit: int = 50, offset: int = 0, order: str = "id"
+    ) -> tuple[int, list[Document]]:
+        """(how many match, one page of them) for a filtered listing (``DocQuery``), ordered by id or
+        (``order="newest"``) newest 发文日期 first."""
+        if order not in ORDERS:
+            raise InvalidInput(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
         where, params = self._query_filters(q)
         total = int(self._rows(f"SELECT count(*) AS n FROM documents {where}", params)[0]["n"])
-        sql = f"SELECT * FROM documents {where} ORDER BY id LIMIT ? OFFSET ?"
+        by = "id" if order == "id" else "issued_on DESC, id DESC"
+        # the page's rowids first (from the index where it can), then only those rows
+        sql = (f"SELECT * FROM documents WHERE rowid IN (SELECT rowid FROM documents {where}"
+               f" ORDER BY {by} LIMIT ? OFFSET ?) ORDER BY {by}")
         return total, [_row_doc(r) for r in self._rows(sql, [*params, limit, offset])]
+
+    def status_changes(
+        self, to: Iterable[Status | str], shown: Iterable[Status | str], limit: int = 50
+    ) -> list[Document]:
+        """The latest versions that moved a document into one of ``to`` (its first version counts when it
+        starts there), newest first, for documents whose current status is one of ``shown``."""
+        moved, now = [Status(s).value for s in to], [Status(s).value for s in shown]
+        sql = (
+            "SELECT v.* FROM changes c JOIN versions v ON v.id = c.doc_id AND v.version = c.version"
+            " LEFT JOIN versions p ON p.id = c.doc_id AND p.version = c.version - 1"
+            " JOIN documents d ON d.id = c.doc_id"
+            f" WHERE v.status IN ({', '.join('?' * len(moved))})"
+            " AND (p.status IS NULL OR p.status != v.status)"
+            f" AND d.status IN ({', '.join('?' * len(now))}) ORDER BY c.seq DESC LIMIT ?"
+        )
+        return [_row_doc(r) for r in self._rows(sql, [*moved, *now, limit])]
 
     def latest_change(self) -> int:
         """The sequence number of the latest change (0 for an empty archive): a cheap "has it changed?"."""

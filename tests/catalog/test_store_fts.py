@@ -1,0 +1,121 @@
+"""The archive's word index (documents_fts, FTS5 trigram) answers exactly what the substring rule answers,
+stays in step with every write, is built for an archive that predates it, and the public listing's filters
+run from idx_documents_listing."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from archive.demo import seed_demo
+from archive.models import Document, Status
+from archive.store import _TEXT_SEARCHED, Archive, DocQuery
+
+PUBLIC = ("published", "expired", "abolished")
+
+
+def _by_scan(archive: Archive, words: list[str]) -> set[str]:
+    found = set()
+    for doc in archive.iter_documents():
+        # keywords are stored (and indexed) as their JSON text
+        fields = [
+            json.dumps(doc.keywords, ensure_ascii=False) if c == "keywords" else str(getattr(doc, c))
+            for c in _TEXT_SEARCHED
+        ]
+        texts = [f.lower() for f in fields]
+        if all(any(w.lower() in t for t in texts) for w in words):
+            found.add(doc.id)
+    return found
+
+
+def test_index_answers_what_a_scan_answers(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "a.db")
+    seed_demo(archive)
+    rng = random.Random(3)
+    docs = list(archive.iter_documents())
+    checked = 0
+    for _ in range(60):
+        doc = rng.choice(docs)
+        text = rng.choice([doc.title, doc.body, doc.summary or doc.title])
+        size = rng.randint(3, 6)
+        start = rng.randrange(max(1, len(text) - size))
+        word = text[start : start + size].strip()
+        if len(word) < 3 or word.split() != [word]:
+            continue
+        total, found = archive.search_documents(DocQuery(text=word), limit=1000)
+        ids = {d.id for d in found}
+        assert doc.id in ids and total == len(ids)
+        assert ids == _by_scan(archive, [word]), repr(word)
+        checked += 1
+    assert checked > 30
+    # mixed case (ASCII folds like lower()) and a short word (the scan path) still work
+    assert {d.id for d in archive.search_documents(DocQuery(text="MARRIAGE registration"))[1]} == _by_scan(
+        archive, ["marriage", "registration"]
+    )
+    assert archive.search_documents(DocQuery(text="户口"))[0] == len(_by_scan(archive, ["户口"])) > 0
+
+
+def test_index_follows_every_write_and_is_built_for_an_older_archive(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    archive = Archive(path)
+    archive.upsert(
+        Document(id="X", title="旧标题甲乙丙", body="第一版正文关于养犬管理", doc_no="示府发〔2024〕7号")
+    )
+    archive.upsert(Document(id="Y", title="另一个文件", body="无关内容"))
+    assert [d.id for d in archive.search_documents(DocQuery(text="养犬管理"))[1]] == ["X"]
+    archive.upsert(
+        Document(id="X", title="新标题丁戊己", body="第二版正文关于停车收费", doc_no="示府发〔2024〕7号")
+    )
+    assert archive.search_documents(DocQuery(text="养犬管理"))[0] == 0  # the old text is gone from the index
+    assert [d.id for d in archive.search_documents(DocQuery(text="停车收费"))[1]] == ["X"]
+    archive.set_status("X", Status.ABOLISHED, reason="废止")
+    assert [d.id for d in archive.search_documents(DocQuery(text="停车收费"))[1]] == ["X"]
+    assert archive.db.execute("SELECT count(*) FROM documents_fts").fetchone()[0] == 2  # one row per document
+    # 文号 and 索引号 fragments: in that element only
+    assert [d.id for d in archive.search_documents(DocQuery(doc_no="〔2024〕7"))[1]] == ["X"]
+    assert archive.search_documents(DocQuery(doc_no="停车收费"))[0] == 0
+    assert [d.id for d in archive.search_documents(DocQuery(doc_no="7号"))[1]] == ["X"]  # short: a scan
+    # an archive made before the index: opening it builds the index from its documents
+    archive.db.execute("DROP TABLE documents_fts")
+    archive.close()
+    reopened = Archive(path)
+    assert [d.id for d in reopened.search_documents(DocQuery(text="停车收费"))[1]] == ["X"]
+    assert reopened.search_documents(DocQuery(text="无关内容"))[0] == 1
+
+
+def test_a_rolled_back_write_leaves_the_index_as_it_was(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "a.db")
+    archive.upsert(Document(id="X", title="甲", body="原来的正文内容"))
+    try:
+        with archive.transaction():
+            archive.upsert(Document(id="X", title="甲", body="改过的正文内容"))
+            raise RuntimeError("abort")
+    except RuntimeError:
+        pass
+    assert archive.search_documents(DocQuery(text="原来的"))[0] == 1
+    assert archive.search_documents(DocQuery(text="改过的"))[0] == 0
+
+
+def test_public_listing_filters_run_from_the_listing_index(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "a.db")
+    seed_demo(archive)
+    for query in (
+        DocQuery(statuses=PUBLIC),
+        DocQuery(statuses=PUBLIC, issuer="示范市民政局", type="guide"),
+        DocQuery(statuses=PUBLIC, validity="current", today="2026-01-01", issued_from="2020-01-01"),
+    ):
+        where, params = archive._query_filters(query)
+        plan = " ".join(
+            r[3]
+            for r in archive.db.execute(
+                f"EXPLAIN QUERY PLAN SELECT rowid FROM documents {where} ORDER BY issued_on DESC, id DESC",
+                params,
+            )
+        )
+        assert "COVERING INDEX idx_documents_listing" in plan, plan
+    newest = archive.search_documents(DocQuery(statuses=PUBLIC), limit=200, order="newest")[1]
+    dates = [d.issued_on for d in newest]
+    assert dates == sorted(dates, reverse=True) and len(newest) == archive.count()
+    page = archive.search_documents(DocQuery(statuses=PUBLIC), limit=5, offset=5, order="newest")[1]
+    assert [d.id for d in page] == [d.id for d in newest[5:10]]
