@@ -9,6 +9,7 @@ import click
 
 from civic.commands import (
     archive_cmds,
+    catalog_cmds,
     channel_cmds,
     curation_cmds,
     hotline_cmds,
@@ -49,7 +50,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 _MODULES = (archive_cmds, retrieval_cmds, serve_cmds, channel_cmds, review_cmds, curation_cmds, user_cmds,
-            hotline_cmds)
+            hotline_cmds, catalog_cmds)
 for _module in _MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)
