@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,9 @@ NGRAM_THRESHOLD = 0.45  # character 1-3-gram cosine
 MAX_UNREADABLE = 0.3  # an encoder that cannot read more than this share of a text is not used for it
 MAX_EXAMPLES = 5
 SCAN_LIMIT = 5000  # log rows / history turns read per source
+MAX_CACHED = 50_000  # sentence vectors kept between inbox views (a page load encodes only new messages)
+# per encoder object: text -> unit vector
+_VECTORS: weakref.WeakKeyDictionary[Any, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
 
 
 class Encoder(Protocol):
@@ -155,9 +159,18 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
 def _similarities(texts: list[str], encoder: Encoder | None) -> tuple[np.ndarray, str]:
     """The pairwise cosine matrix of ``texts`` and which representation made it."""
     if encoder is not None and texts and all(encoder.unknown_share(t) <= MAX_UNREADABLE for t in texts):
-        vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = vectors / np.maximum(norms, 1e-9)
+        try:
+            cache = _VECTORS.setdefault(encoder, {})
+        except TypeError:  # an encoder that cannot be weakly referenced: no cache
+            cache = {}
+        new = [t for t in dict.fromkeys(texts) if t not in cache]
+        if new:
+            if len(cache) + len(new) > MAX_CACHED:
+                cache.clear()
+            fresh = np.asarray(encoder.encode(new), dtype=np.float32)
+            fresh = fresh / np.maximum(np.linalg.norm(fresh, axis=1, keepdims=True), 1e-9)
+            cache.update(zip(new, fresh, strict=True))
+        vectors = np.stack([cache[t] for t in texts])
         return vectors @ vectors.T, "encoder"
     grams = [_ngrams(t) for t in texts]
     sims = np.zeros((len(texts), len(texts)), dtype=np.float32)

@@ -17,9 +17,10 @@ the next full `civic train` (the activated curated data included) puts back.
 
 Order of a run (``run_candidate``): ``rasa data validate`` on the candidate's exact inputs first (nothing
 unvalidated is trained, let alone activated) → baseline if needed → candidate → both models parse the
-evaluation set in the engine's virtualenv (``evaluate_models.py``) → per-intent F1 before/after, the messages
-whose intent changed, and the intents that lose more than ``MAX_F1_LOSS`` (those need an explicit override
-at activation, which the caller records with ``audit()``).
+evaluation set in the engine's virtualenv (``evaluate_models.py``), and the project's conversation tests
+(``<project>/tests/conversations``) run on the candidate → per-intent F1 before/after, the messages whose
+intent changed, and the intents that lose more than ``MAX_F1_LOSS`` plus any failed conversation test (each
+needs an explicit override at activation, which the caller records with ``audit()``).
 
 How Rasa is run (its virtualenv, environment, ``rasa train``) belongs to ``civic/train.py``; the floors
 above app/ hand it in as a ``Rasa`` (``civic/commands/curation_cmds.py``), and the app starts a training as a
@@ -153,6 +154,9 @@ class Candidates:
         quiet = time.time() - float(data.get("updated_at", 0))
         if data.get("state") in RUNNING_STATES and quiet > STALE_AFTER:
             data["state"], data["error"] = "failed", "the training process stopped answering"
+        pid = int(data.get("pid") or data.get("launcher_pid") or 0)
+        if data.get("state") in RUNNING_STATES and pid and not _alive(pid):
+            data["state"], data["error"] = "failed", "the training process exited; see logs/curation.log"
         progress = self.path(cid) / "progress.json"
         if data.get("state") in ("training-baseline", "training") and progress.is_file():
             with contextlib.suppress(OSError, ValueError):
@@ -377,23 +381,75 @@ def _run(settings: Settings, rasa: Rasa, candidates: Candidates, store: Curation
     probes = [(e.text, e.intent) for e in curated.training_examples()
               if (e.text, e.intent) not in before_keys]
     texts = [t for t, _ in evalset] + [t for t, _ in probes]
-    predicted = run_evaluator(rasa, {"before": baseline, "after": model}, texts, folder)
+    stories = settings.project_dir / "tests" / "conversations"
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="stories") as side:
+        story_run = side.submit(conversation_tests, rasa, model, stories, folder / "conversations")
+        predicted = run_evaluator(rasa, {"before": baseline, "after": model}, texts, folder)
+        conversations = story_run.result()
     n = len(evalset)
     report = compare(evalset, predicted["before"][:n], predicted["after"][:n],
                      probes, predicted["before"][n:], predicted["after"][n:])
     report.update(candidate=cid, version=version, active_version=active_version, baseline=str(baseline),
-                  model=str(model), split=SPLIT_ID)
+                  model=str(model), split=SPLIT_ID, conversations=conversations)
+    if conversations.get("failed"):
+        report["regressions"].append(CONVERSATION_TESTS)
     return report
+
+
+CONVERSATION_TESTS = "conversation tests"
+
+
+def failed_stories(text: str) -> list[str]:
+    """The names of the stories in Rasa's ``failed_test_stories.yml``."""
+    if "None of the test stories failed" in text:
+        return []
+    doc = yaml.safe_load(text) or {}
+    return [str(s.get("story", "?")) for s in doc.get("stories") or [] if isinstance(s, dict)]
+
+
+def conversation_tests(rasa: Rasa, model: Path, stories: Path, out: Path) -> dict[str, Any]:
+    """The project's conversation tests (``<project>/tests/conversations``, Rasa test stories) on the
+    candidate: ``{"ran", "stories", "failed": [names]}``; ``ran`` False when the project has none."""
+    files = sorted(stories.glob("*.yml")) if stories.is_dir() else []
+    if not files:
+        return {"ran": False, "stories": 0, "failed": []}
+    count = sum(len((yaml.safe_load(f.read_text(encoding="utf-8")) or {}).get("stories") or [])
+                for f in files)
+    cmd = [rasa.rasa_bin, "test", "core", "--stories", str(stories), "--model", str(model), "--out", str(out),
+           "--no-plot"]
+    proc = subprocess.run(cmd, env=rasa.env, cwd=out.parent, capture_output=True, text=True, timeout=900,
+                          check=False)
+    result = out / "failed_test_stories.yml"
+    if proc.returncode != 0 or not result.is_file():
+        raise CandidateFailed(f"the conversation tests did not run: {(proc.stderr or proc.stdout)[-800:]}")
+    return {"ran": True, "stories": count, "failed": failed_stories(result.read_text(encoding="utf-8"))}
 
 
 def start_background(settings: Settings, cid: str) -> subprocess.Popen[bytes]:
     """Run ``civic curation train --candidate CID`` as a process of its own (the app's Train button)."""
-    log = (settings.paths.ensure().logs_dir / "curation.log").open("ab")
     argv = [sys.executable, "-c", "from civic.cli import main; main()", "--home", str(settings.home),
             "curation", "train", "--candidate", cid]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with (settings.paths.ensure().logs_dir / "curation.log").open("ab") as log:
+        proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    Candidates(settings.paths.curation_dir).set_status(cid, launcher_pid=proc.pid)
+    return proc
+
+
+def _alive(pid: int) -> bool:
+    """Is ``pid`` a running process (not gone, not a zombie)?  Same host only."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return True
+    return fields[0] != "Z"
 
 
 # -- activation ------------------------------------------------------------------------------------------

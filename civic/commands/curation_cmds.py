@@ -255,6 +255,10 @@ def _report(report: dict[str, Any], as_json: bool) -> None:
         flag = f"  LOSS > {report['max_loss']:.2f}" if row["regression"] else ""
         click.echo(f"  {row['intent']:<16} {row['before']:.3f} -> {row['after']:.3f} "
                    f"({row['support']}){flag}")
+    stories = report.get("conversations") or {}
+    if stories.get("ran"):
+        click.echo(f"  conversation tests: {stories['stories']} stories, {len(stories['failed'])} failed "
+                   f"{', '.join(stories['failed'])}")
     for change in report["changed"][:30]:
         click.echo(f"  changed: {change['text']}  {change['before']} -> {change['after']} "
                    f"(expected {change['expected']})")

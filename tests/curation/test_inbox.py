@@ -135,3 +135,21 @@ def test_use_multilingual_groups_real_paraphrases() -> None:
     sets = sorted(sorted(g.texts) for g in groups)
     assert sets == [["今天天气怎么样"], ["垃圾分类怎么投放", "垃圾该怎么分类"],
                     ["护照不见了咋补", "护照丢了怎么办"]]
+
+
+class CountingEncoder(KeywordEncoder):
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        self.encoded += list(texts)
+        return super().encode(texts, batch_size)
+
+
+def test_an_inbox_view_encodes_only_messages_it_has_not_seen() -> None:
+    from app.curation.inbox import Item
+
+    encoder = CountingEncoder()
+    group([Item(t, "fallback", "s", 1.0) for t in ("垃圾怎么扔", "护照补办")], encoder)
+    group([Item(t, "fallback", "s", 1.0) for t in ("垃圾怎么扔", "护照补办", "废品回收站在哪")], encoder)
+    assert encoder.encoded == ["垃圾怎么扔", "护照补办", "废品回收站在哪"]

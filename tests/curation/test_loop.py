@@ -12,17 +12,21 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import re
+import shutil
 import subprocess
 import threading
 import time
+import tomllib
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.engine_fixtures import CIVIC, Stack
+from core.settings import REPO_ROOT
+from tests.engine_fixtures import CIVIC, Stack, copy_home
 
 FAILING = "收到收到"  # the demo model sends it to nlu_fallback (0.40)
 CURATED_INTENT = "affirm"
@@ -136,8 +140,22 @@ def timed(marks: dict[str, float], name: str) -> Callable[[], None]:
     return done
 
 
-def test_fail_curate_train_activate_under_load_then_roll_back(stack_factory: Callable[..., Stack]) -> None:
-    stack = stack_factory()
+def _home_with_conversation_tests(trained_home: Path, target: Path) -> Path:
+    """A copy of the trained home whose Rasa project also holds the conversation tests (the fixtures'
+    project snapshot has none), so the candidate is checked against them too."""
+    home = copy_home(trained_home, target / "home")
+    config = home / "civic.toml"
+    project = Path(tomllib.loads(config.read_text(encoding="utf-8"))["project_dir"])
+    copy = target / "project"
+    shutil.copytree(project, copy)
+    shutil.copytree(REPO_ROOT / "tests" / "conversations", copy / "tests" / "conversations")
+    config.write_text(config.read_text(encoding="utf-8").replace(str(project), str(copy)), encoding="utf-8")
+    return home
+
+
+def test_fail_curate_train_activate_under_load_then_roll_back(stack_factory: Callable[..., Stack],
+                                                               trained_home: Path, tmp_path: Path) -> None:
+    stack = stack_factory(home=_home_with_conversation_tests(trained_home, tmp_path / "loop"))
     marks: dict[str, float] = {}
     loop_started = time.monotonic()
     # 1. the bot fails on the message
@@ -160,6 +178,8 @@ def test_fail_curate_train_activate_under_load_then_roll_back(stack_factory: Cal
     assert probe == {"text": FAILING, "expected": CURATED_INTENT, "before": "nlu_fallback",
                      "after": CURATED_INTENT}
     assert report["evaluated"] > 100 and report["intents"]
+    assert report["conversations"]["ran"] and report["conversations"]["stories"] >= 25
+    assert report["conversations"]["failed"] == []
     print(f"\nreport: {json.dumps(marks)} regressions {report['regressions']} changed {report['changed']}")
     assert report["regressions"] == [], [r for r in report["intents"] if r["regression"]]
     # 5. activated from the console while 10 sessions chat

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,39 @@ def test_an_unready_candidate_is_refused(settings: Settings) -> None:
         asyncio.run(training.activate(settings, cid, Loader(), loaded="x"))
     with pytest.raises(InvalidInput):
         candidates.path("../etc")
+
+
+def test_failed_conversation_stories_are_read_from_rasas_report() -> None:
+    assert training.failed_stories("# None of the test stories failed - all good!") == []
+    name = "问材料 (./tests/conversations/test_answers.yml)"
+    report = f'version: "3.1"\nstories:\n- story: {name}\n  steps: []\n'
+    assert training.failed_stories(report) == [name]
+
+
+@pytest.mark.engine
+def test_the_conversation_tests_run_on_a_model(trained_home: Path, tmp_path: Path) -> None:
+    from civic.commands.curation_cmds import rasa_tools
+    from core.settings import load_settings
+
+    settings = load_settings(trained_home)
+    model = max((trained_home / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    result = training.conversation_tests(rasa_tools(settings), model, REPO_ROOT / "tests" / "conversations",
+                                         tmp_path / "out")
+    assert result["ran"] and result["stories"] >= 25 and result["failed"] == []
+    assert training.conversation_tests(rasa_tools(settings), model, tmp_path / "none", tmp_path / "o2") == {
+        "ran": False, "stories": 0, "failed": []}
+
+
+def test_a_candidate_whose_process_died_is_failed_not_running_forever(settings: Settings) -> None:
+    import subprocess
+
+    candidates = training.Candidates(settings.paths.curation_dir)
+    cid = candidates.new(1)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    candidates.set_status(cid, state="training", pid=gone.pid)
+    status = candidates.status(cid)
+    assert status["state"] == "failed" and "exited" in status["error"]
+    assert candidates.running() is None
+    candidates.set_status(cid, state="training", pid=os.getpid())
+    assert candidates.status(cid)["state"] == "training"
