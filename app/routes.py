@@ -25,6 +25,7 @@ from aiohttp import web
 
 from app.actions_endpoint import webhook
 from app.admin.routes import setup_admin_routes
+from app.catalog import setup_catalog_routes
 from app.headers import setup_security_headers
 from app.health import healthz
 from app.hotline import setup_hotline_routes
@@ -85,6 +86,7 @@ def setup_routes(app: web.Application) -> None:
     setup_staff_routes(app)
     setup_admin_routes(app)
     setup_public_routes(app)
+    setup_catalog_routes(app)
     setup_hotline_routes(app)
     setup_webchat_page(app)
     for verb, path, method in WebConnector.ROUTES:

@@ -29,6 +29,8 @@ class Settings:
     # the app (aiohttp)
     host: str = "127.0.0.1"
     port: int = 8000
+    # the public base URL (https://host[/prefix]) of the catalog's feed and sitemap links; "" = the request's
+    public_url: str = ""
     # the Rasa engine: always bound to 127.0.0.1; port 0 means "pick a free one"
     engine_port: int = 0
     engine_url: str = ""  # set to use an engine someone else runs (then serve does not start one)
@@ -154,6 +156,11 @@ class HomePaths:
     def hotline_routing(self) -> Path:
         """The hotline's routing table (YAML, category → department; docs/hotline.md), edited by admins."""
         return self.hotline_dir / "routing.yml"
+
+    @property
+    def originals_dir(self) -> Path:
+        """Original files of imported documents, kept for the public catalog's download (app/catalog.py)."""
+        return self.root / "originals"
 
     @property
     def config_file(self) -> Path:
