@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.curation import inbox
+from core.dates import zone
 from core.errors import ConfigError, InvalidInput
 from core.inputs import is_payload
 from core.pii import mask
@@ -75,14 +75,6 @@ def channel_of(channel: str, session: str) -> str:
 def group_key(text: str) -> str:
     """Messages that differ only in case, width, spaces and punctuation fall in one unanswered group."""
     return _PUNCT.sub("", unicodedata.normalize("NFKC", text).casefold())
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"setting 'time_zone': {name!r} is not an IANA time zone (e.g. Asia/Shanghai)"
-                          ) from exc
 
 
 # -- the filter --------------------------------------------------------------------------------

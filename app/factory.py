@@ -69,6 +69,7 @@ from connectors.render import ChannelTexts
 from connectors.telegram import TelegramConnector
 from connectors.web import WebConnector
 from connectors.wechat import WeChatConnector
+from core.dates import local_today
 from core.settings import Settings
 from retrieval.config import RetrievalConfig
 from retrieval.service import Retriever
@@ -234,7 +235,8 @@ def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
             standby = None
             if opened is not None:
                 bot = BotContext(archive=opened, retriever=found, conversations=conversations,
-                                 tuning=Tuning.from_extra(settings.extra))
+                                 tuning=Tuning.from_extra(settings.extra),
+                                 today=lambda: local_today(settings.time_zone))
                 app[ACTIONS] = ActionRunner(bot, domain)
                 standby = Standby(bot, domain)
             else:

@@ -21,6 +21,7 @@ class RetrievalConfig:
     dense: bool = True  # False turns the dense side off whatever the model
     dense_index_threshold: int = 50_000  # passages; above it the dense index is approximate (IVF)
     embedding_cache: Path | None = None  # None: <index_dir>/embeddings.db
+    time_zone: str = ""  # the city's (settings.time_zone): what "today" is for validity; "" = the machine's
 
     @property
     def embedding_cache_file(self) -> Path:
@@ -40,4 +41,5 @@ class RetrievalConfig:
             dense=bool(settings.extra.get("dense", True)),
             dense_index_threshold=settings.dense_index_threshold,
             embedding_cache=Path(settings.embedding_cache).expanduser() if settings.embedding_cache else None,
+            time_zone=settings.time_zone,
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from core.dates import local_today
 from retrieval.citations import superseded_citation
 from retrieval.config import RetrievalConfig
 from retrieval.lexical import LexicalParams
@@ -68,7 +69,7 @@ class Retriever:
         self.reranker: RerankModel | None = (
             load_default() if reranker is _DEFAULT else reranker  # type: ignore[assignment]
         )
-        self.today = today or (lambda: date.today().isoformat())
+        self.today = today or self._today
         self.tokenizer = Tokenizer()
         self.lifecycle = IndexLifecycle(config, archive, self.tokenizer, self.lexical_params,
                                         lambda: self.embedder)
@@ -80,6 +81,11 @@ class Retriever:
         self._warm = False
 
     # start-up ------------------------------------------------------------------------------------------
+
+    def _today(self) -> str:
+        """Today in the city (config.time_zone), or on the machine's clock when none is set."""
+        zone_name = self.config.time_zone
+        return local_today(zone_name) if zone_name else date.today().isoformat()
     def warm_up(self) -> None:
         """Load jieba, OpenCC and the embedding model, then the current index (built if missing)."""
         if self._warm:

@@ -30,7 +30,6 @@ import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -56,8 +55,8 @@ from app.admin.doc_forms import (
     listing_from_query,
 )
 from app.admin.review import submit_for_review
-from app.admin.web import audit, render, require
-from app.keys import ARCHIVE, SETTINGS
+from app.admin.web import archive_of, audit, render, require, today
+from app.keys import SETTINGS
 from archive.importers import FORMATS, ImportReport, import_paths
 from archive.models import GUIDE_FIELDS, TRANSITIONS, DocType, Document, Status
 from archive.store import Archive, Change, DocQuery
@@ -109,15 +108,6 @@ def status_after_edit(doc: Document) -> Status:
     )
 
 
-def _archive(request: web.Request) -> Archive:
-    archive = request.app.get(ARCHIVE)
-    if archive is None:
-        raise web.HTTPServiceUnavailable(reason="the archive is not open")
-    return archive
-
-
-def _today() -> str:
-    return date.today().isoformat()
 
 
 def doc_path(doc_id: str, tail: str = "") -> str:
@@ -134,12 +124,12 @@ def _common() -> dict[str, Any]:
 # -- the list ------------------------------------------------------------------------------------------------
 @require(*READ)
 async def list_page(request: web.Request) -> web.StreamResponse:
-    archive = _archive(request)
+    archive = archive_of(request)
     try:
-        listing = listing_from_query(request.query, _today())
+        listing = listing_from_query(request.query, today(request))
         error = ""
     except InvalidInput as exc:
-        listing, error = listing_from_query({}, _today()), str(exc)
+        listing, error = listing_from_query({}, today(request)), str(exc)
     offset = (listing.page - 1) * PAGE_SIZE
 
     def read() -> tuple[int, list[Document], dict[str, list[str]]]:
@@ -159,7 +149,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
         "prev_url": page_url(listing.page - 1) if listing.page > 1 else "",
         "next_url": page_url(listing.page + 1) if listing.page < pages else "",
         "values": listing.values, "facets": facets, "validity_labels": VALIDITY_LABELS,
-        "error": error, "filtered": bool(kept), "today": _today(),
+        "error": error, "filtered": bool(kept), "today": today(request),
         "more_filters": any(v for k, v in kept.items() if k != "q"),
     }, status=400 if error else 200)
 
@@ -191,7 +181,7 @@ def _shown_fields(doc: Document) -> list[tuple[str, Any]]:
 
 async def _doc_page(request: web.Request, doc_id: str, message: str = "", error: str = "",
                     status: int = 200) -> web.Response:
-    archive = _archive(request)
+    archive = archive_of(request)
     query = request.query
     replace_q = query.get("replace_q", "").strip()[:200]
 
@@ -292,7 +282,7 @@ async def new_form(request: web.Request) -> web.StreamResponse:
 
 @require(*WRITE)
 async def create(request: web.Request) -> web.StreamResponse:
-    archive = _archive(request)
+    archive = archive_of(request)
     form = await request.post()
     result = document_from_form(form, request.app[SETTINGS].max_body_chars)
     new_id = result.values.get("id", "").strip()
@@ -321,7 +311,7 @@ async def create(request: web.Request) -> web.StreamResponse:
 @require(*WRITE)
 @html_errors
 async def edit_form(request: web.Request) -> web.StreamResponse:
-    doc = await asyncio.to_thread(_archive(request).get, request.match_info["doc_id"])
+    doc = await asyncio.to_thread(archive_of(request).get, request.match_info["doc_id"])
     try:
         note = _edit_note(doc)
     except InvalidInput as exc:
@@ -332,7 +322,7 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
 @require(*WRITE)
 @html_errors
 async def save(request: web.Request) -> web.StreamResponse:
-    archive = _archive(request)
+    archive = archive_of(request)
     doc_id = request.match_info["doc_id"]
     form = await request.post()
     before = await asyncio.to_thread(archive.get, doc_id)
@@ -380,7 +370,7 @@ async def save(request: web.Request) -> web.StreamResponse:
 @require(*WRITE)
 @html_errors
 async def change_status(request: web.Request) -> web.StreamResponse:
-    archive = _archive(request)
+    archive = archive_of(request)
     doc_id = request.match_info["doc_id"]
     form = await request.post()
     raw_target = str(form.get("to", ""))
@@ -533,7 +523,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     except InvalidInput as exc:
         too_big = str(exc).startswith("the upload is larger")
         return _upload_page(request, error=str(exc), status=413 if too_big else 400)
-    report = await asyncio.to_thread(_import, _archive(request), uploads, fmt, settings.max_body_chars)
+    report = await asyncio.to_thread(_import, archive_of(request), uploads, fmt, settings.max_body_chars)
     summary = report.to_dict()
     await audit(request, "document_import", ", ".join(u.name for u in uploads)[:500], None,
                 {"format": fmt, "totals": summary["totals"],

@@ -26,7 +26,6 @@ import asyncio
 import itertools
 import os
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,8 +33,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from app.admin.doc_forms import LABELS, STATUS_LABELS
-from app.admin.web import audit, current_user, render, require
-from app.keys import ARCHIVE, SETTINGS
+from app.admin.web import archive_of, audit, current_user, render, require, today
+from app.keys import SETTINGS
 from archive import reviews
 from archive.models import Document, Status
 from archive.review import Finding, load_negative_list, review, text_fields
@@ -70,15 +69,6 @@ STATE_LABELS = {
 }
 
 
-def _archive(request: web.Request) -> Archive:
-    archive = request.app.get(ARCHIVE)
-    if archive is None:
-        raise web.HTTPServiceUnavailable(reason="the archive is not open")
-    return archive
-
-
-def _today() -> str:
-    return date.today().isoformat()
 
 
 def field_label(name: str) -> str:
@@ -135,7 +125,7 @@ def shown_fields(doc: Document, findings: list[Finding]) -> list[ShownField]:
 # -- the pages -------------------------------------------------------------------------------------------
 @require(*REVIEWER)
 async def queue_page(request: web.Request) -> web.StreamResponse:
-    archive = _archive(request)
+    archive = archive_of(request)
     waiting = await asyncio.to_thread(reviews.queue, archive)
     decided = await asyncio.to_thread(reviews.history, archive, None, RECENT_DECISIONS)
     return render(request, "admin/review.html", {
@@ -158,7 +148,7 @@ class Shown:
     checked: Document  # the version the findings are about
 
 
-def _gather(archive: Archive, doc_id: str, terms_file: Any) -> Shown:
+def _gather(archive: Archive, doc_id: str, terms_file: Any, day: str) -> Shown:
     doc = archive.get(doc_id)
     past = reviews.history(archive, doc_id)
     try:
@@ -168,14 +158,15 @@ def _gather(archive: Archive, doc_id: str, terms_file: Any) -> Shown:
     if open_sub is not None:
         checked = archive.version(doc_id, open_sub.version) if open_sub.stale else doc
         return Shown(doc, open_sub, open_sub.findings, past, checked)
-    preview = review(doc, load_negative_list(terms_file), _today(), lookup=archive.find)
+    preview = review(doc, load_negative_list(terms_file), day, lookup=archive.find)
     return Shown(doc, None, preview, past, doc)
 
 
 async def _doc_page(request: web.Request, doc_id: str, message: str = "", error: str = "",
                     status: int = 200, acknowledged: set[int] | None = None) -> web.Response:
-    archive = _archive(request)
-    shown = await asyncio.to_thread(_gather, archive, doc_id, request.app[SETTINGS].paths.negative_list)
+    archive = archive_of(request)
+    shown = await asyncio.to_thread(_gather, archive, doc_id, request.app[SETTINGS].paths.negative_list,
+                                    today(request))
     user = current_user(request)
     sub = shown.submission
     may_decide = bool(sub and user.may(*REVIEWER) and not sub.stale
@@ -204,7 +195,7 @@ def _not_found(request: web.Request, exc: NotFound) -> web.Response:
 async def _nothing_waiting(request: web.Request, doc_id: str, exc: NotFound) -> web.Response:
     """A decision on a document that exists but has nothing waiting (someone decided first): its page, with
     why; an unknown document: 404."""
-    if await asyncio.to_thread(_archive(request).find, doc_id) is None:
+    if await asyncio.to_thread(archive_of(request).find, doc_id) is None:
         return _not_found(request, exc)
     return await _doc_page(request, doc_id, error=str(exc), status=409)
 
@@ -225,11 +216,12 @@ async def doc_page(request: web.Request) -> web.StreamResponse:
 async def submit_for_review(request: web.Request, doc_id: str) -> reviews.Submission:
     """Submit ``doc_id`` as the signed-in user (checks, findings, status → review) and audit it.  For other
     sections that submit as part of their own action; raises InvalidInput / NotFound."""
-    archive = _archive(request)
+    archive = archive_of(request)
     by = current_user(request).name
     terms = load_negative_list(request.app[SETTINGS].paths.negative_list)
     before = await asyncio.to_thread(archive.get, doc_id)
-    sub = await asyncio.to_thread(reviews.submit, archive, doc_id, by, negative_list=terms, today=_today())
+    sub = await asyncio.to_thread(reviews.submit, archive, doc_id, by, negative_list=terms,
+                                  today=today(request))
     await audit(request, "review_submit", doc_id, {"status": before.status.value, "version": before.version},
                 {"status": Status.REVIEW.value, "version": sub.version, "findings": sub.finding_count})
     return sub
@@ -259,7 +251,7 @@ def _numbers(values: list[Any]) -> set[int]:
 
 async def _shown_submission(request: web.Request, doc_id: str, form: Any) -> reviews.Submission:
     """The open submission, which must be the one the reviewer looked at (``submission`` field)."""
-    sub = await asyncio.to_thread(reviews.pending, _archive(request), doc_id)
+    sub = await asyncio.to_thread(reviews.pending, archive_of(request), doc_id)
     if str(form.get("submission", "")) != str(sub.id):
         raise InvalidInput(f"{doc_id} was submitted again since this page was opened: look at the new "
                            "findings and decide again")
@@ -275,7 +267,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
         acks = _numbers(form.getall("ack", []))
         sub = await _shown_submission(request, doc_id, form)
         by = current_user(request).name
-        done = await asyncio.to_thread(reviews.approve, _archive(request), doc_id, by, sorted(acks))
+        done = await asyncio.to_thread(reviews.approve, archive_of(request), doc_id, by, sorted(acks))
     except NotFound as exc:
         return await _nothing_waiting(request, doc_id, exc)
     except InvalidInput as exc:
@@ -297,7 +289,7 @@ async def reject(request: web.Request) -> web.StreamResponse:
             raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters")
         sub = await _shown_submission(request, doc_id, form)
         by = current_user(request).name
-        await asyncio.to_thread(reviews.reject, _archive(request), doc_id, by, reason)
+        await asyncio.to_thread(reviews.reject, archive_of(request), doc_id, by, reason)
     except NotFound as exc:
         return await _nothing_waiting(request, doc_id, exc)
     except InvalidInput as exc:

@@ -32,8 +32,10 @@ from markupsafe import Markup
 
 from app.accounts import Accounts, User, WebSession
 from app.audit import AuditLog
-from app.keys import ACCOUNTS, AUDIT, SETTINGS
+from app.keys import ACCOUNTS, ARCHIVE, AUDIT, SETTINGS
 from app.middlewares import json_error
+from archive.store import Archive
+from core.dates import local_today
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 COOKIE = "civic_session"
@@ -236,6 +238,18 @@ async def audit(request: web.Request, action: str, target: str = "", before: Any
     user = actor or current_user(request)
     await asyncio.to_thread(log.record, user.name, user.role, action, target, before, after,
                             client_ip(request))
+
+
+def archive_of(request: web.Request) -> Archive:
+    archive = request.app.get(ARCHIVE)
+    if archive is None:
+        raise web.HTTPServiceUnavailable(reason="the archive is not open")
+    return archive
+
+
+def today(request: web.Request) -> str:
+    """Today in the city (``settings.time_zone``), ISO."""
+    return local_today(request.app[SETTINGS].time_zone)
 
 
 def accounts_of(request: web.Request) -> Accounts:
