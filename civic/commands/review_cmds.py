@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import click
 
 from archive.review import load_negative_list, review
 from archive.store import Archive
 from archive.validate import normalize_date
+from core.dates import local_today
 
 
 @click.command("review")
@@ -25,7 +25,7 @@ def review_cmd(ctx: click.Context, doc_id: str, as_json: bool, today: str | None
     START and END are character offsets into FIELD's text.  The exit code is 1 when there are findings.
     """
     settings = ctx.obj.settings
-    day = normalize_date(today, "--today") if today else date.today().isoformat()
+    day = normalize_date(today, "--today") if today else local_today(settings.time_zone)
     terms = load_negative_list(settings.paths.negative_list)
     with Archive(settings.paths.archive_db) as archive:
         doc = archive.get(doc_id)
