@@ -23,6 +23,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,9 @@ async def latency(settings: Settings, archive: Archive, retriever: Retriever, ca
 def classifier_figures(seeds: int = 5) -> dict[str, Any]:
     examples = load_examples(labelled_set(load_settings(tempfile.mkdtemp())))
     runs = [held_out_accuracy(examples, seed=s) for s in range(seeds)]
+    per_class = Counter(e["category"] for e in examples).values()
     return {"examples": len(examples), "n_test": runs[0]["n_test"], "seeds": seeds,
+            "per_category": [min(per_class), max(per_class)],
             "kind_accuracy": round(statistics.mean(r["kind_accuracy"] for r in runs), 3),
             "kind_min": round(min(r["kind_accuracy"] for r in runs), 3),
             "category_accuracy": round(statistics.mean(r["category_accuracy"] for r in runs), 3),
@@ -218,11 +221,11 @@ mean of {clf['seeds']} seeds (lowest in brackets):
 - kind (咨询 / 投诉求助 / 建言): **{clf['kind_accuracy']:.1%}** ({clf['kind_min']:.1%})
 - category (14 classes): **{clf['category_accuracy']:.1%}** ({clf['category_min']:.1%})
 
-Read these honestly: the kind figure is high because the messages we wrote mark their kind with words such
-as 建议 / 希望 / 投诉 / 想问; real callers do not always do so.  Category has only 10–18 examples per class.
-Neither figure says anything about the issue's targets (kind ≥ 85 %, category ≥ 75 % on another city's
-messages nobody here has seen): that needs the encoder's features and far more labelled data (issue 14
-part 4).
+Read these honestly: the kind figure is high partly because many messages we wrote mark their kind with
+words such as 建议 / 希望 / 投诉 / 想问 (the later ones less so); real callers do not always do so.
+Category has only {clf['per_category'][0]}–{clf['per_category'][1]} examples per class.  Neither figure
+says anything about the issue's targets (kind ≥ 85 %, category ≥ 75 % on another city's messages nobody
+here has seen): that needs the encoder's features and far more labelled data (issue 14 part 4).
 """
 
 
