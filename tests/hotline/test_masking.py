@@ -3,9 +3,24 @@ set; 文号, dates and hotline numbers stay; the default masking (chat, the revi
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 import pytest
 
-from core.pii import CALLER_PLACEHOLDERS, PLACEHOLDERS, find, mask
+from app.workorder import NgramClassifier, Routing, draft
+from connectors.hotline import Call, Segment
+from core.pii import (
+    _ID_CHECK,
+    _ID_WEIGHTS,
+    CALLER_PLACEHOLDERS,
+    PLACEHOLDERS,
+    find,
+    luhn_ok,
+    mask,
+    valid_id_card,
+)
+from core.settings import REPO_ROOT
 
 NAME, HOUSE = CALLER_PLACEHOLDERS["name"], CALLER_PLACEHOLDERS["house_number"]
 
@@ -44,3 +59,47 @@ def test_default_masking_leaves_names_and_addresses() -> None:
     text = "我叫张伟，办理地点：中山路88号"
     assert mask(text) == text
     assert {f.kind for f in find(text, caller=True)} == {"name", "house_number"}
+
+
+def _id_number(rng: random.Random) -> str:
+    body = f"{rng.randint(110000, 659000)}{rng.randint(1950, 2010)}{rng.randint(1, 12):02d}" \
+           f"{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+    return body + _ID_CHECK[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _card(rng: random.Random) -> str:
+    digits = [int(d) for d in f"62{rng.randint(10**14, 10**15 - 1)}"]  # 17 digits, then the Luhn digit
+    total = sum(d if i % 2 else (2 * d - 9 if 2 * d > 9 else 2 * d) for i, d in enumerate(reversed(digits)))
+    return "".join(map(str, digits)) + str((10 - total % 10) % 10)
+
+
+def test_a_planted_call_is_masked_in_the_drafted_order(tmp_path: Path) -> None:
+    """200 caller lines, each with an ID, a mobile, a card, a name and a house number planted among 文号,
+    dates, 索引号 and application numbers: every planted item masked, every document number kept."""
+    rng = random.Random(13)
+    call = Call("planted")
+    planted: list[str] = []
+    kept: list[str] = []
+    for seq in range(200):
+        id_no, card = _id_number(rng), _card(rng)
+        mobile = f"1{rng.choice('3456789')}{rng.randint(0, 10**9 - 1):09d}"
+        name = rng.choice("王李张刘陈杨赵黄") + rng.choice(["伟", "芳", "建国", "小明", "秀英", "志强"])
+        room = f"{rng.randint(1, 30)}栋{rng.randint(1, 6)}单元{rng.randint(101, 2808)}室"
+        doc_no = f"示府规〔20{rng.randint(10, 26)}〕{rng.randint(1, 40)}号"
+        day = f"2026年{rng.randint(1, 12)}月{rng.randint(1, 28)}日"
+        app_no = f"HD2026{rng.randint(10**7, 10**8 - 1)}"
+        assert valid_id_card(id_no) and luhn_ok(card)
+        text = (f"我叫{name}，身份证{id_no}，手机{mobile}，住{room}，卡号{card}，按{doc_no}文件，"
+                f"{day}交的申请，办件编号{app_no}，索引号11360799MB1B40105X/2025-00107")
+        call.apply(Segment("planted", seq, "caller", text, True, seq * 1000, seq * 1000 + 900))
+        planted += [id_no, mobile, card, room]
+        kept += [doc_no, day, app_no]
+    classifier = NgramClassifier.from_file(REPO_ROOT / "data" / "hotline" / "labelled.jsonl")
+    routing = Routing(tmp_path / "routing.yml", lambda: ["示范市政务服务管理局"])
+    order = draft(call, classifier, routing, [])
+    transcript = "\n".join(line["text"] for line in order.transcript)
+    everything = str(order.to_json())
+    assert not [p for p in planted if p in everything]
+    assert not [k for k in kept if k not in transcript]
+    assert "11360799MB1B40105X/2025-00107" in transcript
+    assert transcript.count("我叫〔姓名〕") == 200
