@@ -247,10 +247,15 @@ class HotlineService:
         return order
 
     async def submit(self, call_id: str, edits: dict[str, Any], actor: str, ip: str) -> WorkOrder:
-        if self.orders is None or self.routing is None:
+        orders, routing = self.orders, self.routing
+        if orders is None or routing is None:
             raise NotFound("this hotline keeps no work orders")
-        categories = list((self.routing.table().get("categories") or {}) or CATEGORIES)
-        before, after = await asyncio.to_thread(self.orders.submit, call_id, edits, actor, categories)
+
+        def submit() -> tuple[WorkOrder, WorkOrder]:
+            categories = list((routing.table().get("categories") or {}) or CATEGORIES)  # the city's taxonomy
+            return orders.submit(call_id, edits, actor, categories)
+
+        before, after = await asyncio.to_thread(submit)
         await self._audit(actor, "hotline.order.submit", after.order_id, before.to_json(), after.to_json(),
                           ip)
         if self.webhook is not None:

@@ -122,6 +122,8 @@ def test_submit_queues_once_and_edits_are_checked(tmp_path: Path) -> None:
     assert orders.save_draft(draft(call_of(COMPLAINT), classifier, routing, [])).order_id == order.order_id
     with pytest.raises(InvalidInput, match="kind"):
         orders.submit("c-42", {"kind": "闲聊"}, "token:t")
+    with pytest.raises(InvalidInput, match="unknown category"):  # the city's taxonomy: the routing table's
+        orders.submit("c-42", {"category": "交通"}, "token:t", categories=["城建", "其他"])
     with pytest.raises(InvalidInput, match="cannot be edited"):
         orders.submit("c-42", {"transcript": []}, "token:t")
     edits = {"category": "城建", "summary": "路面塌陷，电话13812345678"}
