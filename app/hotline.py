@@ -13,6 +13,7 @@ Every route needs ``Authorization: Bearer <token>`` with an API token of scope `
   GET  /api/hotline/calls/{call_id}/status/{app_no}  the status card of an application the caller read out
                                                  (audit-logged)
   GET  /api/hotline/calls/{call_id}/order        the order (draft or submitted)
+  PUT  /api/hotline/calls/{call_id}/order        the agent's edits saved on the draft (audit-logged)
   POST /api/hotline/calls/{call_id}/order        the agent's edits → submitted, into the outbox (audit-logged)
   POST /api/hotline/adapters/amazon-connect      one Amazon Connect Contact Lens event (connectors/
                                                  hotline_adapters.py) → the same handling as the stream
@@ -262,6 +263,20 @@ class HotlineService:
             self.webhook.wake()
         return after
 
+    async def edit(self, call_id: str, edits: dict[str, Any], actor: str, ip: str) -> WorkOrder:
+        """Save the agent's edits on the draft without submitting it (audit-logged)."""
+        orders, routing = self.orders, self.routing
+        if orders is None or routing is None:
+            raise NotFound("this hotline keeps no work orders")
+
+        def save() -> tuple[WorkOrder, WorkOrder]:
+            categories = list((routing.table().get("categories") or {}) or CATEGORIES)
+            return orders.edit_draft(call_id, edits, categories)
+
+        before, after = await asyncio.to_thread(save)
+        await self._audit(actor, "hotline.order.edit", after.order_id, before.to_json(), after.to_json(), ip)
+        return after
+
     async def status_card(self, call_id: str, app_no: str, actor: str, ip: str) -> dict[str, Any]:
         """The status card of an application this call's caller read out; every view audit-logged."""
         self.calls.get(call_id)
@@ -415,6 +430,15 @@ async def post_order(request: web.Request) -> web.Response:
     return web.json_response(order.to_json(), dumps=dumps)
 
 
+@hotline_only
+async def put_order(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput("send the edited fields as a JSON object")
+    order = await _service(request).edit(_call_id(request), body, request[ACTOR], _ip(request))
+    return web.json_response(order.to_json(), dumps=dumps)
+
+
 async def _handle_frame(service: HotlineService, ws: web.WebSocketResponse, frame: Frame) -> None:
     if isinstance(frame, Start):
         service.start(frame, ws)
@@ -512,6 +536,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/hotline/calls/{call_id}/pin", post_pin),
     ("GET", "/api/hotline/calls/{call_id}/status/{app_no}", get_status),
     ("GET", "/api/hotline/calls/{call_id}/order", get_order),
+    ("PUT", "/api/hotline/calls/{call_id}/order", put_order),
     ("POST", "/api/hotline/calls/{call_id}/order", post_order),
     ("POST", "/api/hotline/adapters/amazon-connect", amazon_connect),
 ]

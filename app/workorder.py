@@ -444,6 +444,22 @@ class Orders:
                        [after.order_id, payload, after.submitted_at, after.submitted_at])
         return before, after
 
+    def edit_draft(self, call_id: str, edits: dict[str, Any],
+                   categories: Iterable[str] = CATEGORIES) -> tuple[WorkOrder, WorkOrder]:
+        """The agent's edits saved on the draft (not submitted); (before, after)."""
+        with self._store.tx() as db:
+            row = db.execute("SELECT payload, status FROM hotline_orders WHERE call_id = ?",
+                             [call_id]).fetchone()
+            if row is None:
+                raise NotFound(f"no work order for call {call_id!r}; end the call first")
+            before = WorkOrder.from_json(json.loads(row["payload"]))
+            if row["status"] != "draft":
+                raise InvalidInput(f"the work order of call {call_id!r} was submitted already")
+            after = apply_edits(before, edits, categories)
+            db.execute("UPDATE hotline_orders SET payload = ? WHERE call_id = ?",
+                       [json.dumps(after.to_json(), ensure_ascii=False), call_id])
+        return before, after
+
     def submitted_since(self, since: float) -> list[WorkOrder]:
         rows = self._store.rows("SELECT payload FROM hotline_orders WHERE status = 'submitted' AND "
                                 "submitted_at >= ? ORDER BY submitted_at, call_id", [since])

@@ -39,7 +39,8 @@ ROUTES = [
     ("GET", "/api/hotline/stream"), ("POST", "/api/hotline/calls/c1/segments"),
     ("POST", "/api/hotline/calls/c1/end"), ("GET", "/api/hotline/calls/c1/suggestions"),
     ("GET", "/api/hotline/calls/c1/live"), ("POST", "/api/hotline/calls/c1/pin"),
-    ("GET", "/api/hotline/calls/c1/order"), ("POST", "/api/hotline/calls/c1/order"),
+    ("GET", "/api/hotline/calls/c1/order"), ("PUT", "/api/hotline/calls/c1/order"),
+    ("POST", "/api/hotline/calls/c1/order"),
     ("GET", "/api/hotline/calls/c1/status/HD202610120003"), ("POST", "/api/hotline/adapters/amazon-connect"),
 ]
 
@@ -149,6 +150,18 @@ async def test_http_segments_end_and_the_order(client: TestClient, auth: dict[st
     assert (await client.post(url, json=segment("http-1", 9, "再见"), headers=auth)).status == 400
     got = await (await client.get("/api/hotline/calls/http-1/order", headers=auth)).json()
     assert got["order_id"] == order["order_id"]
+    # the agent edits the draft (saved, still a draft), then submits it
+    edits = {"kind": "咨询", "category": "就业", "summary": "失业金怎么领，电话13900001111"}
+    edited = await client.put("/api/hotline/calls/http-1/order", headers=auth, json=edits)
+    assert edited.status == 200, await edited.text()
+    draft = await edited.json()
+    assert draft["status"] == "draft" and draft["category"] == "就业" and "〔手机号〕" in draft["summary"]
+    bad = await client.put("/api/hotline/calls/http-1/order", headers=auth, json={"kind": "闲聊"})
+    assert bad.status == 400
+    submitted = await (await client.post("/api/hotline/calls/http-1/order", json={}, headers=auth)).json()
+    assert submitted["status"] == "submitted" and submitted["category"] == "就业"
+    assert submitted["drafted"] == order["drafted"]  # what the classifier said stays beside the edit
+    assert (await client.put("/api/hotline/calls/http-1/order", json={}, headers=auth)).status == 400
     assert (await client.get("/api/hotline/calls/none/suggestions", headers=auth)).status == 404
 
 
