@@ -11,6 +11,9 @@ Tables:
                 text fields a listing's words are looked for in, one row per current document (its rowid is
                 the document row's); written by ``_write_version`` in the same transaction, so it never
                 drifts from ``documents``, and filled from ``documents`` when an older archive is opened
+  documents_bigrams  the same fields as overlapping two-character tokens (「户口本」 -> 户口 口本; letters
+                and digits only, lower-cased), contentless: answers a two-character word, which a trigram
+                index cannot; kept and filled the same way (a replaced row's old tokens are deleted by value)
 
 Writes use plain SQL inside ``transaction()`` (sqlite-utils' write helpers commit on their own, which
 would break an all-or-nothing batch); the schema and reads go through sqlite-utils.
@@ -46,6 +49,18 @@ _FACETS = ("issuer", "topic", "genre", "audience")
 _TEXT_SEARCHED = ("title", "body", "doc_no", "index_no", "keywords", "summary")
 # the trigram index answers a word of at least this many characters; a shorter one is looked for by a scan
 FTS_MIN_CHARS = 3
+BROAD_MATCHES = 8000  # measured on 100k documents (bench/CATALOG.md): row lookups win below, the index above
+_TEXT_COLUMNS = ", ".join(_TEXT_SEARCHED)
+
+
+def bigrams(text: str) -> str:
+    """The two-character tokens of ``text`` that the bigram index holds, space-separated."""
+    low = text.lower()
+    return " ".join(low[i:i + 2] for i in range(len(low) - 1) if low[i].isalnum() and low[i + 1].isalnum())
+
+
+def _is_bigram_word(word: str) -> bool:
+    return len(word) == 2 and word.isalnum()
 ORDERS = ("id", "newest")  # search_documents: by id, or newest 发文日期 first (then id, descending)
 
 
@@ -189,15 +204,38 @@ class Archive:
             self.set_meta("schema_version", SCHEMA_VERSION)
 
     def _create_fts(self) -> None:
-        """The word index; an archive made before it existed gets it filled from its documents once."""
-        if self.db["documents_fts"].exists():
-            return
-        columns = ", ".join(_TEXT_SEARCHED)
-        with self.transaction():
-            self.db.execute(f"CREATE VIRTUAL TABLE documents_fts USING fts5({columns}, tokenize='trigram')")
+        """The word indexes; an archive made before they existed gets them filled from its documents once."""
+        columns = _TEXT_COLUMNS
+        if not self.db["documents_fts"].exists():
+            with self.transaction():
+                self.db.execute(f"CREATE VIRTUAL TABLE documents_fts USING fts5({columns},"
+                                " tokenize='trigram')")
+                self.db.execute(
+                    f"INSERT INTO documents_fts (rowid, {columns}) SELECT rowid, {columns} FROM documents"
+                )
+        if not self.db["documents_bigrams"].exists():
+            with self.transaction():
+                self.db.execute(f"CREATE VIRTUAL TABLE documents_bigrams USING fts5({columns}, content='',"
+                                " tokenize='unicode61 remove_diacritics 0')")
+                last = -1
+                while True:
+                    rows = self._rows(f"SELECT rowid, {columns} FROM documents WHERE rowid > ? ORDER BY rowid"
+                                      " LIMIT 1000", [last])
+                    for row in rows:
+                        self._bigrams_write(row["rowid"], row)
+                    if len(rows) < 1000:
+                        break
+                    last = rows[-1]["rowid"]
+
+    def _bigrams_write(self, rowid: int, row: dict[str, Any], delete: bool = False) -> None:
+        values = [bigrams(str(row[c] or "")) for c in _TEXT_SEARCHED]
+        if delete:  # a contentless index forgets a row when told the tokens it was given
             self.db.execute(
-                f"INSERT INTO documents_fts (rowid, {columns}) SELECT rowid, {columns} FROM documents"
-            )
+                f"INSERT INTO documents_bigrams (documents_bigrams, rowid, {_TEXT_COLUMNS})"
+                f" VALUES ('delete', ?{', ?' * len(values)})", [rowid, *values])
+        else:
+            self.db.execute(f"INSERT INTO documents_bigrams (rowid, {_TEXT_COLUMNS})"
+                            f" VALUES (?{', ?' * len(values)})", [rowid, *values])
 
     def _ensure_salt(self) -> str:
         salt = self.get_meta("phone_salt")
@@ -292,10 +330,12 @@ class Archive:
         seq = self._insert("changes", {"doc_id": doc.id, "version": doc.version, "at": doc.updated_at})
         row = {**_doc_row(doc), "content_hash": content_hash, "seq": seq}
         self._insert("versions", row)
-        old = self._rows("SELECT rowid FROM documents WHERE id = ?", [doc.id])
+        old = self._rows(f"SELECT rowid, {_TEXT_COLUMNS} FROM documents WHERE id = ?", [doc.id])
         rowid = self._insert("documents", row, replace=True)  # a replaced row gets a new rowid
         if old:
             self.db.execute("DELETE FROM documents_fts WHERE rowid = ?", [old[0]["rowid"]])
+            self._bigrams_write(old[0]["rowid"], old[0], delete=True)
+        self._bigrams_write(rowid, row)
         names = ", ".join(_TEXT_SEARCHED)
         self.db.execute(
             f"INSERT INTO documents_fts (rowid, {names}) VALUES (?{', ?' * len(_TEXT_SEARCHED)})",
@@ -394,16 +434,34 @@ class Archive:
         return [str(r["v"]) for r in self._rows(sql)]
 
     @staticmethod
+    def _index_terms(q: DocQuery) -> list[tuple[str, str]]:
+        """(word index, MATCH expression) for each part of ``q`` a word index answers: a word of 3+
+        characters and a 文号/索引号 fragment of 3+ (that column) by the trigram index, the same substring
+        rule as ``instr``; a two-character word of letters or digits by the bigram index."""
+        terms = []
+        for word in q.text.split():
+            if len(word) >= FTS_MIN_CHARS:
+                terms.append(("documents_fts", '"' + word.replace('"', '""') + '"'))
+            elif _is_bigram_word(word):
+                terms.append(("documents_bigrams", '"' + word.lower() + '"'))
+        for column in ("doc_no", "index_no"):
+            value = getattr(q, column).strip()
+            if len(value) >= FTS_MIN_CHARS:
+                terms.append(("documents_fts", f'{column} : "' + value.replace('"', '""') + '"'))
+        return terms
+
+    @staticmethod
     def _query_filters(q: DocQuery) -> tuple[str, list[Any]]:
         # ``+column`` keeps SQLite off the one-column type and status indexes, whose every hit reads a whole
         # row: idx_documents_listing answers those filters by itself (a test keeps the plan so)
         clauses: list[str] = []
         params: list[Any] = []
+        for table, match in Archive._index_terms(q):
+            clauses.append(f"rowid IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)")
+            params.append(match)
         for word in q.text.split():
-            if len(word) >= FTS_MIN_CHARS:  # the same substring rule, answered by the trigram index
-                clauses.append("rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)")
-                params.append('"' + word.replace('"', '""') + '"')
-                continue
+            if len(word) >= FTS_MIN_CHARS or _is_bigram_word(word):
+                continue  # in an index above
             needle = word.lower()
             clauses.append(
                 "(" + " OR ".join(f"instr(lower([{c}]), ?) > 0" for c in _TEXT_SEARCHED) + ")"
@@ -411,10 +469,7 @@ class Archive:
             params += [needle] * len(_TEXT_SEARCHED)
         for column in ("doc_no", "index_no"):
             value = getattr(q, column).strip()
-            if len(value) >= FTS_MIN_CHARS:  # that column of the trigram index
-                clauses.append("rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)")
-                params.append(f'{column} : "' + value.replace('"', '""') + '"')
-            elif value:
+            if value and len(value) < FTS_MIN_CHARS:
                 clauses.append(f"instr(lower([{column}]), ?) > 0")
                 params.append(value.lower())
         try:
@@ -470,10 +525,19 @@ class Archive:
         if order not in ORDERS:
             raise InvalidInput(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
         where, params = self._query_filters(q)
-        total = int(self._rows(f"SELECT count(*) AS n FROM documents {where}", params)[0]["n"])
+        # a word index's matches are looked up row by row; when even the rarest word matches more than
+        # BROAD_MATCHES documents, one pass over the listing index checking each entry is cheaper (each
+        # row read carries its body)
+        terms = self._index_terms(q)
+        broad = bool(terms) and min(
+            int(self._rows(f"SELECT count(*) AS n FROM {table} WHERE {table} MATCH ?", [match])[0]["n"])
+            for table, match in terms
+        ) > BROAD_MATCHES
+        source = "documents INDEXED BY idx_documents_listing" if broad else "documents"
+        total = int(self._rows(f"SELECT count(*) AS n FROM {source} {where}", params)[0]["n"])
         by = "id" if order == "id" else "issued_on DESC, id DESC"
         # the page's rowids first (from the index where it can), then only those rows
-        sql = (f"SELECT * FROM documents WHERE rowid IN (SELECT rowid FROM documents {where}"
+        sql = (f"SELECT * FROM documents WHERE rowid IN (SELECT rowid FROM {source} {where}"
                f" ORDER BY {by} LIMIT ? OFFSET ?) ORDER BY {by}")
         return total, [_row_doc(r) for r in self._rows(sql, [*params, limit, offset])]
 

@@ -8,6 +8,9 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
+from archive import store
 from archive.demo import seed_demo
 from archive.models import Document, Status
 from archive.store import _TEXT_SEARCHED, Archive, DocQuery
@@ -49,7 +52,18 @@ def test_index_answers_what_a_scan_answers(tmp_path: Path) -> None:
         assert ids == _by_scan(archive, [word]), repr(word)
         checked += 1
     assert checked > 30
-    # mixed case (ASCII folds like lower()) and a short word (the scan path) still work
+    # two-character words: the bigram index, the same answers as the scan
+    for _ in range(40):
+        doc = rng.choice(docs)
+        start = rng.randrange(len(doc.body) - 2)
+        word = doc.body[start : start + 2]
+        if not word.isalnum():
+            continue
+        ids = {d.id for d in archive.search_documents(DocQuery(text=word), limit=1000)[1]}
+        assert doc.id in ids and ids == _by_scan(archive, [word]), word
+        checked += 1
+    assert checked > 45
+    # mixed case (ASCII folds like lower()) and a short word still work
     assert {d.id for d in archive.search_documents(DocQuery(text="MARRIAGE registration"))[1]} == _by_scan(
         archive, ["marriage", "registration"]
     )
@@ -68,6 +82,8 @@ def test_index_follows_every_write_and_is_built_for_an_older_archive(tmp_path: P
         Document(id="X", title="新标题丁戊己", body="第二版正文关于停车收费", doc_no="示府发〔2024〕7号")
     )
     assert archive.search_documents(DocQuery(text="养犬管理"))[0] == 0  # the old text is gone from the index
+    assert archive.search_documents(DocQuery(text="养犬"))[0] == 0  # and from the bigram index
+    assert [d.id for d in archive.search_documents(DocQuery(text="停车"))[1]] == ["X"]
     assert [d.id for d in archive.search_documents(DocQuery(text="停车收费"))[1]] == ["X"]
     archive.set_status("X", Status.ABOLISHED, reason="废止")
     assert [d.id for d in archive.search_documents(DocQuery(text="停车收费"))[1]] == ["X"]
@@ -78,10 +94,13 @@ def test_index_follows_every_write_and_is_built_for_an_older_archive(tmp_path: P
     assert [d.id for d in archive.search_documents(DocQuery(doc_no="7号"))[1]] == ["X"]  # short: a scan
     # an archive made before the index: opening it builds the index from its documents
     archive.db.execute("DROP TABLE documents_fts")
+    archive.db.execute("DROP TABLE documents_bigrams")
     archive.close()
     reopened = Archive(path)
     assert [d.id for d in reopened.search_documents(DocQuery(text="停车收费"))[1]] == ["X"]
     assert reopened.search_documents(DocQuery(text="无关内容"))[0] == 1
+    assert [d.id for d in reopened.search_documents(DocQuery(text="收费"))[1]] == ["X"]
+    assert reopened.search_documents(DocQuery(text="养犬"))[0] == 0
 
 
 def test_a_rolled_back_write_leaves_the_index_as_it_was(tmp_path: Path) -> None:
@@ -95,6 +114,8 @@ def test_a_rolled_back_write_leaves_the_index_as_it_was(tmp_path: Path) -> None:
         pass
     assert archive.search_documents(DocQuery(text="原来的"))[0] == 1
     assert archive.search_documents(DocQuery(text="改过的"))[0] == 0
+    assert archive.search_documents(DocQuery(text="改过"))[0] == 0
+    assert archive.search_documents(DocQuery(text="原来"))[0] == 1
 
 
 def test_public_listing_filters_run_from_the_listing_index(tmp_path: Path) -> None:
@@ -119,3 +140,23 @@ def test_public_listing_filters_run_from_the_listing_index(tmp_path: Path) -> No
     assert dates == sorted(dates, reverse=True) and len(newest) == archive.count()
     page = archive.search_documents(DocQuery(statuses=PUBLIC), limit=5, offset=5, order="newest")[1]
     assert [d.id for d in page] == [d.id for d in newest[5:10]]
+
+
+def test_a_broad_word_gives_the_same_answers_through_the_listing_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = Archive(tmp_path / "a.db")
+    seed_demo(archive)
+    queries = [
+        DocQuery(text="示范市", statuses=PUBLIC),
+        DocQuery(text="办理 材料", type="guide"),
+        DocQuery(doc_no="〔2024〕", statuses=PUBLIC),
+        DocQuery(text="证件", validity="current", today="2026-06-01"),
+    ]
+    narrow = [archive.search_documents(q, limit=7, offset=2, order="newest") for q in queries]
+    monkeypatch.setattr(store, "BROAD_MATCHES", 0)
+    broad = [archive.search_documents(q, limit=7, offset=2, order="newest") for q in queries]
+    assert [(n, [d.id for d in docs]) for n, docs in narrow] == [
+        (n, [d.id for d in docs]) for n, docs in broad
+    ]
+    assert all(n > 2 for n, _ in narrow)
