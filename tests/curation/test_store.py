@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -140,16 +138,23 @@ def test_civic_train_inputs_include_the_active_export(settings: Settings) -> Non
 
 @pytest.mark.engine
 def test_rasa_validates_the_export(store: CurationStore, settings: Settings, tmp_path: Path) -> None:
-    """Rasa's own reader accepts the export (rasa data validate on the project with it)."""
+    """Rasa's own validator accepts the export with the project's data (the loop's validate step)."""
+    from dataclasses import replace
+
+    from app.curation import training
+    from civic.commands.curation_cmds import rasa_tools
+    from civic.train import prepare_inputs
+
     if not Path(settings.rasa_bin).exists():
         pytest.skip("no engine virtualenv")
     store.add_examples("affirm", ["收到收到", "好的收到"], intents=INTENTS)
     data = store.add_synonym("结婚登记", "扯证", services=["结婚登记"])
     path = tmp_path / "nlu_curated.yml"
     path.write_text(export_yaml(data), encoding="utf-8")
-    proc = subprocess.run(
-        [settings.rasa_bin, "data", "validate", "--domain", str(settings.project_dir / "domain"),
-         "--data", str(settings.project_dir / "data"), str(path)],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert json.dumps(data.synonyms, ensure_ascii=False)
+    inputs = prepare_inputs(settings)
+    training.validate(rasa_tools(settings), replace(inputs, data=[*inputs.data, path]), tmp_path)
+    broken = tmp_path / "broken" / "nlu_curated.yml"
+    broken.parent.mkdir()
+    broken.write_text('version: "3.1"\nnlu:\n  - intent: affirm\n    examples: 7\n', encoding="utf-8")
+    with pytest.raises(training.CandidateFailed, match="validate"):
+        training.validate(rasa_tools(settings), replace(inputs, data=[*inputs.data, broken]), tmp_path)
