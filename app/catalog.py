@@ -397,7 +397,7 @@ def base_url(request: web.Request) -> str:
 
 def atom(archive: Archive, base: str) -> str:
     events = archive.status_changes(to=(Status.PUBLISHED, Status.ABOLISHED), shown=PUBLIC, limit=FEED_ENTRIES)
-    host = base.split("://", 1)[-1].split("/", 1)[0] or "localhost"
+    host = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"  # a tag URI: no port
     updated = events[0].updated_at if events else "1970-01-01T00:00:00Z"
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="zh-CN">',
@@ -422,8 +422,19 @@ def atom(archive: Archive, base: str) -> str:
     return "\n".join(parts)
 
 
+def _cached(archive: Archive, cache: dict[str, Any], key: str, make: Any, base: str) -> str:
+    """``make(archive, base)``, kept until the archive's next change (or another base URL)."""
+    stamp = (archive.latest_change(), base)
+    if cache.get(key + "_stamp") != stamp:
+        cache[key] = make(archive, base)
+        cache[key + "_stamp"] = stamp
+    text: str = cache[key]
+    return text
+
+
 async def feed(request: web.Request) -> web.Response:
-    text = await asyncio.to_thread(atom, _archive(request), base_url(request))
+    text = await asyncio.to_thread(_cached, _archive(request), request.app[CATALOG_CACHE], "feed", atom,
+                                   base_url(request))
     return web.Response(text=text, content_type="application/atom+xml", charset="utf-8",
                         headers={"Cache-Control": CACHE})
 
@@ -443,7 +454,8 @@ def sitemap_xml(archive: Archive, base: str) -> str:
 
 
 async def sitemap(request: web.Request) -> web.Response:
-    text = await asyncio.to_thread(sitemap_xml, _archive(request), base_url(request))
+    text = await asyncio.to_thread(_cached, _archive(request), request.app[CATALOG_CACHE], "sitemap",
+                                   sitemap_xml, base_url(request))
     return web.Response(text=text, content_type="application/xml", charset="utf-8",
                         headers={"Cache-Control": CACHE})
 
