@@ -76,10 +76,12 @@ def test_the_loop_through_the_page(stack_factory: Callable[..., Stack], page: An
         admin.get_by_role("button", name=re.compile("启用候选模型 Activate candidate")).click()
         admin.get_by_role("status").filter(has_text="is active").wait_for(timeout=300_000)
         tab = admin
+        print("\nthe gate refused the candidate for the editor; the admin overrode it")
     else:
         activate.click()
         page.get_by_role("status").filter(has_text="is active").wait_for(timeout=300_000)
         tab = page
+        print("\nthe candidate passed the gate; the editor activated it")
     assert _intent(stack, "citizen-2") == "affirm"
     tab.get_by_role("button", name="回滚到上一个模型 Roll back to the previous model").click()
     tab.get_by_role("status").filter(has_text="Rolled back").wait_for(timeout=300_000)
