@@ -30,7 +30,7 @@ SECURITY_HEADERS = {
 }
 HSTS = "max-age=31536000; includeSubDomains"
 # where pages live; an API client gets the headers too (they cost nothing), a page must never miss them
-PAGE_PREFIXES = ("/webchat/", "/api/webchat/", "/admin", "/api/admin/", "/public/", "/catalog")
+PAGE_PREFIXES = ("/webchat/", "/api/webchat/", "/admin", "/api/admin/", "/public/", "/catalog", "/staff")
 
 
 def is_page_path(path: str) -> bool:

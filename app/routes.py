@@ -33,6 +33,7 @@ from app.keys import CHAT, HISTORY, SETTINGS, TELEGRAM_CONNECTOR, WEB_CONNECTOR,
 from app.middlewares import dumps
 from app.public import setup_public_routes
 from app.staff import setup_staff_routes
+from app.staff_console import setup_staff_console
 from app.webchat import setup_webchat_page
 from connectors.telegram import TelegramConnector
 from connectors.web import WebConnector
@@ -88,6 +89,7 @@ def setup_routes(app: web.Application) -> None:
     setup_public_routes(app)
     setup_catalog_routes(app)
     setup_hotline_routes(app)
+    setup_staff_console(app)
     setup_webchat_page(app)
     for verb, path, method in WebConnector.ROUTES:
         app.router.add_route(verb, path, _bound(WEB_CONNECTOR, method))

@@ -121,6 +121,26 @@ async def ticket_contact(request: web.Request) -> web.Response:
                              dumps=dumps, headers={"Cache-Control": "no-store"})
 
 
+def release_handover(conversations: Conversations, session: str | None = None, ticket_id: str | None = None
+                     ) -> tuple[str, str]:
+    """Give a paused session back to the bot (by session, or by the hand-over ticket holding it): closes
+    the ticket; NotFound when it is not waiting for staff.  Blocks (SQLite).  The staff console's release
+    uses it too (app/staff_console.py)."""
+    if ticket_id is not None:
+        ticket = conversations.get_ticket(ticket_id)
+        if ticket.kind != "handover":
+            raise NotFound(f"no hand-over ticket {ticket_id!r}")
+        session = ticket.session
+    if session is None:
+        raise InvalidInput("name the session or the ticket")
+    paused = conversations.paused_ticket(session)
+    if paused is None or (ticket_id is not None and paused != ticket_id):
+        raise NotFound(f"session {session!r} is not waiting for staff" if ticket_id is None
+                       else f"ticket {ticket_id!r} is not holding its session")
+    conversations.release(session)
+    return session, paused
+
+
 @staff_only
 async def release(request: web.Request) -> web.Response:
     try:
@@ -133,22 +153,7 @@ async def release(request: web.Request) -> web.Response:
     if (session is None) == (ticket_id is None):
         raise InvalidInput("send exactly one of 'session' or 'ticket'")
     conversations = _conversations(request)
-
-    def release_it(session: str | None) -> tuple[str, str]:
-        if ticket_id is not None:
-            ticket = conversations.get_ticket(ticket_id)
-            if ticket.kind != "handover":
-                raise NotFound(f"no hand-over ticket {ticket_id!r}")
-            session = ticket.session
-        assert session is not None
-        paused = conversations.paused_ticket(session)
-        if paused is None or (ticket_id is not None and paused != ticket_id):
-            raise NotFound(f"session {session!r} is not waiting for staff" if ticket_id is None
-                           else f"ticket {ticket_id!r} is not holding its session")
-        conversations.release(session)
-        return session, paused
-
-    session, paused = await asyncio.to_thread(release_it, session)
+    session, paused = await asyncio.to_thread(release_handover, conversations, session, ticket_id)
     return web.json_response({"session": session, "ticket": paused, "released": True}, dumps=dumps)
 
 

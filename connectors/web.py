@@ -9,9 +9,15 @@ Wire protocol on /ws?session=<id> (JSON text frames):
                     {"type": "error", "key", "code", "retry_after"?}   code: rate_limited | too_long | empty |
                                                                        bad_request | unavailable | internal
                     {"type": "pong"}
+                    {"type": "staff", "id", "from", "text", "after_key", "at"}   a person's reply (hand-over)
+                    {"type": "queue", "state": "waiting", "ticket", "position"}  the citizen's place in the
+                    {"type": "queue", "state": "taken", "ticket", "agent"}       hand-over queue, who has
+                    {"type": "queue", "state": "released"}                       them, the bot is back
+The staff frames come from the staff console (app/staff_console.py), through :attr:`WebConnector.staff`.
 The HTTP fallback is POST /api/webchat/message with an ``Idempotency-Key`` header and
 ``{"session": "web:<id>", "text", "label", "lang"}``: the same idempotency, history and limits as the socket.
-History: GET /api/webchat/history?session=<id>.  Feedback: POST /api/webchat/feedback {session, key, value}.
+History: GET /api/webchat/history?session=<id> (with the staff replies and the queue state).
+Feedback: POST /api/webchat/feedback {session, key, value}.
 
 The app registers :data:`ROUTES` and binds each to the connector it built (``app/routes.py``).
 """
@@ -23,7 +29,7 @@ import json
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -39,6 +45,14 @@ CHANNEL = "web"
 MAX_SOCKETS_PER_IP = 20
 MAX_FRAME_BYTES = 16 * 1024
 FeedbackHook = Callable[[Turn, str], Awaitable[None]]
+
+
+class StaffSide(Protocol):
+    """What the web chat asks the staff console about a session handed over to a person."""
+
+    async def queue_state(self, session: str) -> dict[str, Any] | None: ...
+
+    async def staff_lines(self, session: str) -> list[dict[str, Any]]: ...
 
 
 class WebConnector(Connector):
@@ -61,6 +75,32 @@ class WebConnector(Connector):
         self.on_feedback = on_feedback  # told of each thumbs (the curation log), after it is stored
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self.sockets_per_ip: dict[str, int] = {}
+        self.by_user: dict[str, set[web.WebSocketResponse]] = {}  # the open sockets of each citizen
+        self.staff: StaffSide | None = None  # set by the staff console when the app has one
+
+    async def notify(self, user: str, frame: dict[str, Any]) -> int:
+        """Push ``frame`` to every open socket of ``user`` (outside a turn); how many got it."""
+        sent = 0
+        for ws in list(self.by_user.get(user, ())):
+            if ws.closed:
+                continue
+            try:
+                await ws.send_json(frame)
+                sent += 1
+            except (ConnectionError, RuntimeError):
+                continue
+        return sent
+
+    async def send(self, user: str, text: str) -> None:
+        """A person's reply to a handed-over chat (Channels.send); the staff console sends its own frame
+        with the reply's id and the staff member's number."""
+        await self.notify(user, {"type": "staff", "id": None, "from": "", "text": text})
+
+    def _outbound(self, session: str, key: str, reply: dict[str, Any], duplicate: bool = False) -> Outbound:
+        out = super()._outbound(session, key, reply, duplicate)
+        if reply.get("mode"):
+            out.extra["mode"] = reply["mode"]  # "paused": the message went to the person, not the bot
+        return out
 
     # -- shared by both transports ------------------------------------------------------------------
     async def _answered(self, user: str, key: str) -> bool:
@@ -118,7 +158,12 @@ class WebConnector(Connector):
         await ws.prepare(request)
         self.sockets.add(ws)
         self.sockets_per_ip[ip] = self.sockets_per_ip.get(ip, 0) + 1
+        self.by_user.setdefault(user, set()).add(ws)
         try:
+            if self.staff is not None:
+                state = await self.staff.queue_state(channel_session(CHANNEL, user))
+                if state is not None:
+                    await ws.send_json({"type": "queue", **state})
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
                     continue
@@ -136,6 +181,10 @@ class WebConnector(Connector):
                 else:
                     await ws.send_json({"type": "error", "key": "", "code": "bad_request"})
         finally:
+            mine = self.by_user.get(user, set())
+            mine.discard(ws)
+            if not mine:
+                self.by_user.pop(user, None)
             left = self.sockets_per_ip.get(ip, 1) - 1
             if left > 0:
                 self.sockets_per_ip[ip] = left
@@ -198,9 +247,11 @@ class WebConnector(Connector):
         except InvalidInput as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
         turns = await asyncio.to_thread(self.history.recent, session) if self.history else []
-        return web.json_response(
-            {"session": session, "turns": [t.to_json() for t in turns]}, headers={"Cache-Control": "no-store"}
-        )
+        body: dict[str, Any] = {"session": session, "turns": [t.to_json() for t in turns]}
+        if self.staff is not None:
+            body["staff"] = await self.staff.staff_lines(session)
+            body["queue"] = await self.staff.queue_state(session)
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     async def feedback_view(self, request: web.Request) -> web.Response:
         try:

@@ -56,11 +56,12 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/admin/users", "用户 Users", ("admin",)),
     ("/admin/tokens", "令牌 Tokens", ("admin",)),
     ("/admin/audit", "审计 Audit log", ("admin",)),
+    ("/staff", "坐席 Staff console", ("staff",)),
 )
 
 
 def is_console_path(path: str) -> bool:
-    return path == "/admin" or path.startswith(("/admin/", "/api/admin/"))
+    return path in ("/admin", "/staff") or path.startswith(("/admin/", "/api/admin/", "/staff/"))
 
 
 def _is_api(request: web.Request) -> bool:

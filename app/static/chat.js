@@ -28,7 +28,7 @@
   var S = {
     lang: store.get("civic.lang") === "en" ? "en" : "zh",
     conn: "connecting", ws: null, wsFailures: 0, useHttp: false, timer: null, backoff: 1000,
-    answered: {}, inflight: {}, bubbles: {}, outbox: [], handoff: false
+    answered: {}, inflight: {}, bubbles: {}, outbox: [], handoff: false, staffSeen: {}
   };
   try { S.outbox = JSON.parse(store.get(OUTBOX_KEY) || "[]") || []; } catch (e) { S.outbox = []; }
 
@@ -161,6 +161,45 @@
       scrollDown();
     }
   }
+  /* ---- a person's replies and the hand-over queue (frames from the staff console) ---- */
+  var queueLine = el("p", "queue");  // the citizen's place in the queue, announced politely
+  queueLine.id = "queue";
+  queueLine.setAttribute("role", "status");
+  queueLine.hidden = true;
+  function renderStaff(line) {
+    if (line.id !== null && line.id !== undefined) {
+      if (S.staffSeen[line.id]) { return; }
+      S.staffSeen[line.id] = true;
+    }
+    var turn = el("div", "turn staff");
+    var msg = el("div", "msg");
+    var who = el("p", "from", line.from || t("staff"));
+    msg.appendChild(who);
+    var text = el("p", "text");
+    text.appendChild(el("span", "sr-only", t("staff_said", { who: line.from || t("staff") }) + " "));
+    text.appendChild(document.createTextNode(line.text || ""));
+    msg.appendChild(text);
+    turn.appendChild(msg);
+    log.appendChild(turn);
+    scrollDown();
+  }
+  function setQueue(state) {
+    if (!state || !state.state) { return; }
+    if (state.state === "waiting") {
+      queueLine.textContent = t("queue_waiting", { n: state.position });
+    } else if (state.state === "taken") {
+      queueLine.textContent = t("queue_taken", { who: state.agent });
+    } else if (state.state === "released") {
+      queueLine.textContent = "";
+      queueLine.hidden = true;
+      if (S.handoff) { notice(t("queue_released"), "info"); }
+      S.handoff = false;
+      return;
+    }
+    queueLine.hidden = false;
+  }
+  function isPaused(reply) { return !!(reply && reply.mode === "paused"); }
+
   function updateTyping() {
     typing.hidden = !Object.keys(S.inflight).length;
     if (!typing.hidden) { scrollDown(); }
@@ -205,9 +244,9 @@
     delete S.inflight[key];
     if (S.answered[key]) { dropFromOutbox(key); return; }  // a re-delivered answer: shown already
     S.answered[key] = true;
-    markUser(key, "");
+    markUser(key, isPaused(reply) ? "delivered" : "");
     dropFromOutbox(key);
-    renderReply(key, reply, null);
+    if (!isPaused(reply)) { renderReply(key, reply, null); }  // a person has it: no bot answer to show
     var handoff = !!(reply && reply.handoff);
     if (handoff && !S.handoff) { notice(t("handoff"), "info"); }
     S.handoff = handoff;
@@ -249,6 +288,8 @@
       if (data.type === "reply") { onReply(data.key, data.reply); }
       else if (data.type === "ack") { markUser(data.key, ""); }
       else if (data.type === "error") { if (data.key) { onError(data.key, data); } }
+      else if (data.type === "staff") { renderStaff(data); }
+      else if (data.type === "queue") { setQueue(data); }
     };
     ws.onclose = function () {
       if (S.ws === ws) { S.ws = null; }
@@ -305,18 +346,26 @@
     return window.fetch("/api/webchat/history?session=" + sid).then(function (res) {
       return res.ok ? res.json() : { turns: [] };
     }).then(function (data) {
-      var queued = {};
+      var queued = {}, staffAfter = {};
       S.outbox.forEach(function (m) { queued[m.key] = true; });
+      (data.staff || []).forEach(function (line) {  // a person's replies, each after the turn it followed
+        (staffAfter[line.after_key || ""] = staffAfter[line.after_key || ""] || []).push(line);
+      });
+      (staffAfter[""] || []).forEach(renderStaff);
       (data.turns || []).forEach(function (turn) {
         var answered = !!turn.reply;
-        userBubble(turn.key, turn.label || turn.text, answered || !queued[turn.key] ? "" : "queued");
+        var paused = answered && isPaused(turn.reply);
+        userBubble(turn.key, turn.label || turn.text, paused ? "delivered" :
+          answered || !queued[turn.key] ? "" : "queued");
         if (answered) {
           S.answered[turn.key] = true;
-          renderReply(turn.key, turn.reply, turn.feedback);
+          if (!paused) { renderReply(turn.key, turn.reply, turn.feedback); }
           S.handoff = !!turn.reply.handoff;
         }
+        (staffAfter[turn.key] || []).forEach(renderStaff);
         delete queued[turn.key];
       });
+      if (data.queue) { S.handoff = true; setQueue(data.queue); }
       S.outbox = S.outbox.filter(function (m) { return !S.answered[m.key]; });
       saveOutbox();
       S.outbox.forEach(function (m) { if (queued[m.key]) { userBubble(m.key, m.label || m.text, "queued"); } });
@@ -357,6 +406,7 @@
     if (S.useHttp) { setConn("http"); flush(); } else { connect(); }
   });
 
+  typing.parentNode.insertBefore(queueLine, typing);
   setBig(store.get("civic.big") === "1");
   applyLang();
   restore().then(connect);
