@@ -11,9 +11,12 @@ Tables:
                 text fields a listing's words are looked for in, one row per current document (its rowid is
                 the document row's); written by ``_write_version`` in the same transaction, so it never
                 drifts from ``documents``, and filled from ``documents`` when an older archive is opened
-  documents_bigrams  the same fields as overlapping two-character tokens (「户口本」 -> 户口 口本; letters
-                and digits only, lower-cased), contentless: answers a two-character word, which a trigram
-                index cannot; kept and filled the same way (a replaced row's old tokens are deleted by value)
+  documents_listing  the columns a listing filters and orders by, one narrow row per document keyed by the
+                document row's rowid: a word index's matches are checked here, not in the wide rows
+  documents_bigrams  the same fields as one- and two-character tokens (「户口本」 -> 户 口 本 户口 口本;
+                letters and digits only, lower-cased), contentless: answers a one- or two-character word,
+                which a trigram index cannot; kept and filled the same way (a replaced row's old tokens are
+                deleted by value; meta short_word_index names its layout, another one is rebuilt)
 
 Writes use plain SQL inside ``transaction()`` (sqlite-utils' write helpers commit on their own, which
 would break an all-or-nothing batch); the schema and reads go through sqlite-utils.
@@ -49,18 +52,25 @@ _FACETS = ("issuer", "topic", "genre", "audience")
 _TEXT_SEARCHED = ("title", "body", "doc_no", "index_no", "keywords", "summary")
 # the trigram index answers a word of at least this many characters; a shorter one is looked for by a scan
 FTS_MIN_CHARS = 3
-BROAD_MATCHES = 8000  # measured on 100k documents (bench/CATALOG.md): row lookups win below, the index above
 _TEXT_COLUMNS = ", ".join(_TEXT_SEARCHED)
+_LISTED = ("id", "status", "type", *_FACETS, "issued_on", "valid_from", "valid_until")
+_LISTED_COLUMNS = ", ".join(_LISTED)
 
 
 def bigrams(text: str) -> str:
-    """The two-character tokens of ``text`` that the bigram index holds, space-separated."""
+    """The tokens of ``text`` the short-word index holds, space-separated: every letter or digit, and every
+    two adjacent ones."""
     low = text.lower()
-    return " ".join(low[i:i + 2] for i in range(len(low) - 1) if low[i].isalnum() and low[i + 1].isalnum())
+    singles = [c for c in low if c.isalnum()]
+    pairs = [low[i:i + 2] for i in range(len(low) - 1) if low[i].isalnum() and low[i + 1].isalnum()]
+    return " ".join(singles + pairs)
 
 
 def _is_bigram_word(word: str) -> bool:
-    return len(word) == 2 and word.isalnum()
+    return len(word) <= 2 and word.isalnum()
+
+
+SHORT_WORD_INDEX = "2"  # the meta value of the short-word index's layout; another value rebuilds it
 ORDERS = ("id", "newest")  # search_documents: by id, or newest 发文日期 first (then id, descending)
 
 
@@ -213,6 +223,17 @@ class Archive:
                 self.db.execute(
                     f"INSERT INTO documents_fts (rowid, {columns}) SELECT rowid, {columns} FROM documents"
                 )
+        if not self.db["documents_listing"].exists():
+            with self.transaction():
+                self.db.execute(
+                    f"CREATE TABLE documents_listing (rowid INTEGER PRIMARY KEY, {_LISTED_COLUMNS})"
+                )
+                self.db.execute(f"INSERT INTO documents_listing (rowid, {_LISTED_COLUMNS})"
+                                f" SELECT rowid, {_LISTED_COLUMNS} FROM documents")
+        stale = self.get_meta("short_word_index") != SHORT_WORD_INDEX
+        if self.db["documents_bigrams"].exists() and stale:
+            with self.transaction():  # made by an earlier layout (pairs only): built again
+                self.db.execute("DROP TABLE documents_bigrams")
         if not self.db["documents_bigrams"].exists():
             with self.transaction():
                 self.db.execute(f"CREATE VIRTUAL TABLE documents_bigrams USING fts5({columns}, content='',"
@@ -226,6 +247,7 @@ class Archive:
                     if len(rows) < 1000:
                         break
                     last = rows[-1]["rowid"]
+                self.set_meta("short_word_index", SHORT_WORD_INDEX)
 
     def _bigrams_write(self, rowid: int, row: dict[str, Any], delete: bool = False) -> None:
         values = [bigrams(str(row[c] or "")) for c in _TEXT_SEARCHED]
@@ -334,8 +356,11 @@ class Archive:
         rowid = self._insert("documents", row, replace=True)  # a replaced row gets a new rowid
         if old:
             self.db.execute("DELETE FROM documents_fts WHERE rowid = ?", [old[0]["rowid"]])
+            self.db.execute("DELETE FROM documents_listing WHERE rowid = ?", [old[0]["rowid"]])
             self._bigrams_write(old[0]["rowid"], old[0], delete=True)
         self._bigrams_write(rowid, row)
+        self.db.execute(f"INSERT INTO documents_listing (rowid, {_LISTED_COLUMNS})"
+                        f" VALUES (?{', ?' * len(_LISTED)})", [rowid, *(row[c] for c in _LISTED)])
         names = ", ".join(_TEXT_SEARCHED)
         self.db.execute(
             f"INSERT INTO documents_fts (rowid, {names}) VALUES (?{', ?' * len(_TEXT_SEARCHED)})",
@@ -525,15 +550,10 @@ class Archive:
         if order not in ORDERS:
             raise InvalidInput(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
         where, params = self._query_filters(q)
-        # a word index's matches are looked up row by row; when even the rarest word matches more than
-        # BROAD_MATCHES documents, one pass over the listing index checking each entry is cheaper (each
-        # row read carries its body)
-        terms = self._index_terms(q)
-        broad = bool(terms) and min(
-            int(self._rows(f"SELECT count(*) AS n FROM {table} WHERE {table} MATCH ?", [match])[0]["n"])
-            for table, match in terms
-        ) > BROAD_MATCHES
-        source = "documents INDEXED BY idx_documents_listing" if broad else "documents"
+        # a word index's matches are checked in the narrow documents_listing rows (a documents row carries
+        # its body), unless a scan of the text is needed anyway
+        narrow = bool(self._index_terms(q)) and not any(f"[{c}]" in where for c in _TEXT_SEARCHED)
+        source = "documents_listing" if narrow else "documents"
         total = int(self._rows(f"SELECT count(*) AS n FROM {source} {where}", params)[0]["n"])
         by = "id" if order == "id" else "issued_on DESC, id DESC"
         # the page's rowids first (from the index where it can), then only those rows
