@@ -1,0 +1,95 @@
+"""A hand-over in Chromium, citizen and staff side by side, on the real app (demo corpus, the engine down so
+the web chat answers from search — app/standby.py — which hands over on 「转人工」 as the dialogue does):
+the citizen asks for a person → the chat says where they are in the queue → the conversation appears in the
+staff console's queue → staff take it and reply → the citizen's page shows the reply as from 「人工客服 N号」
+→ the citizen's next message reaches the staff page → staff give it back → the bot answers again."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app.factory import create_app
+from archive.demo import seed_demo
+from archive.store import Archive
+from core.settings import Settings
+from tests.admin.conftest import sign_in
+from tests.app.fakes import FakeEngine
+from tests.web.fakes import LiveServer
+
+pytestmark = pytest.mark.browser
+expect: Any = pytest.importorskip("playwright.sync_api").expect
+
+
+@pytest.fixture
+def chat_server(admin_settings: Settings) -> Iterator[LiveServer]:
+    settings = admin_settings.with_overrides(embedding_model="none")
+    settings.paths.ensure()
+    with Archive(settings.paths.archive_db) as archive:
+        seed_demo(archive)
+    server = LiveServer(create_app(settings, engine=FakeEngine(up=False))).start()
+    yield server
+    server.stop()
+
+
+def test_citizen_to_staff_and_back_to_the_bot(page: Any, context: Any, chat_server: LiveServer) -> None:
+    url = chat_server.url
+    chat = context.new_page()
+    chat.goto(url + "/")
+    expect(chat.get_by_role("status").filter(has_text="已连接")).to_be_visible(timeout=15_000)
+    bot_turns = chat.get_by_role("log").locator(".turn.bot")
+    chat.get_by_role("button", name="转人工").click()
+    expect(bot_turns).to_have_count(1, timeout=20_000)  # the hand-over's own answer
+    queue_line = chat.get_by_role("status").filter(has_text="排在第 1 位")
+    expect(queue_line).to_be_visible(timeout=10_000)
+
+    # staff see it in the queue and take it
+    sign_in(page, chat_server, "staff1")
+    page.get_by_role("navigation").get_by_role("link", name="坐席 Staff console").click()
+    page.get_by_role("heading", name="转人工队列 Hand-over queue").wait_for()
+    ticket = page.get_by_role("link", name=re.compile(r"^H\d{12}$"))
+    expect(ticket).to_have_count(1, timeout=5_000)
+    expect(page.get_by_text("第 1 位 waiting #1")).to_be_visible()
+    ticket.click()
+    page.get_by_role("button", name="接入 Take").click()
+    reply_box = page.get_by_label("回复市民")
+    expect(reply_box).to_be_visible()
+    label = re.search(r"人工客服 \d+号", page.get_by_role("status").first.inner_text())
+    assert label, "the holder line names the staff member's number"
+
+    # the citizen is told who has them; the staff reply reaches the open chat at once
+    expect(chat.get_by_role("status").filter(has_text=label.group(0) + " 正在为您服务")).to_be_visible(
+        timeout=5_000)
+    reply_box.fill("您好，我是人工客服，请问需要办理什么业务？")
+    page.get_by_role("button", name="发送 Send").click()
+    person = chat.get_by_role("log").locator(".turn.staff")
+    expect(person).to_have_count(1, timeout=3_000)
+    expect(person).to_contain_text("您好，我是人工客服，请问需要办理什么业务？")
+    expect(person).to_contain_text(label.group(0))
+
+    # the citizen's answer goes to the person (no bot answer), and shows on the staff page
+    chat.get_by_role("textbox", name="输入您的问题").fill("我想问高龄津贴，我的手机13812345678")
+    chat.get_by_role("button", name="发送").click()
+    expect(chat.get_by_text("已转给人工客服")).to_be_visible(timeout=10_000)
+    transcript = page.get_by_role("list").filter(has_text="高龄津贴")
+    expect(transcript).to_contain_text("〔手机号〕", timeout=5_000)
+    expect(transcript).not_to_contain_text("13812345678")
+    assert bot_turns.count() == 1
+
+    # a reload keeps the person's reply in its place
+    chat.reload()
+    expect(chat.get_by_role("log").locator(".turn.staff")).to_have_count(1, timeout=10_000)
+
+    # given back: the chat says so and the bot answers again
+    page.get_by_role("button", name="交还智能助手 Give back to the bot").click()
+    page.get_by_role("heading", name="转人工队列 Hand-over queue").wait_for()
+    expect(page.get_by_text("没有等待的会话 Nobody is waiting.")).to_be_visible()
+    expect(chat.get_by_text("人工服务已结束，智能助手继续为您服务。")).to_be_visible(timeout=5_000)
+    before = bot_turns.count()
+    chat.get_by_role("textbox", name="输入您的问题").fill("结婚登记要带什么材料")
+    chat.get_by_role("button", name="发送").click()
+    expect(bot_turns).to_have_count(before + 1, timeout=20_000)
+    expect(bot_turns.nth(before)).not_to_contain_text("转给处理工单")
