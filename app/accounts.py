@@ -29,7 +29,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.appdb import AppDb
+from core.appdb import AppDb
 from core.errors import AccessDenied, InvalidInput, NotFound, TooManyAttempts
 
 ROLES = ("admin", "reviewer", "editor", "staff")

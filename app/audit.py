@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from app.appdb import AppDb
+from core.appdb import AppDb
 from core.pii import mask
 
 SUMMARY_CHARS = 300

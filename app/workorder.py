@@ -41,8 +41,8 @@ from typing import Any, Protocol
 import aiohttp
 import yaml
 
-from app.appdb import AppDb
 from connectors.hotline import Call
+from core.appdb import AppDb
 from core.errors import ConfigError, InvalidInput, NotFound
 from core.pii import mask
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.appdb import AppDb
 from core.pii import mask
 
 SCHEMA = """
@@ -90,14 +91,12 @@ class History:
     def __init__(self, path: Path, keep_turns: int = 200) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.keep_turns = keep_turns
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.executescript(SCHEMA)
+        # one connection shared by the app's worker threads: every use holds its lock (AppDb), so two turns
+        # finishing at once cannot interleave statements on it ("database is locked", "no more rows")
+        self._store = AppDb(path, SCHEMA)
 
     def close(self) -> None:
-        self.db.close()
+        self._store.close()
 
     @staticmethod
     def _turn(row: sqlite3.Row) -> Turn:
@@ -113,33 +112,33 @@ class History:
         )
 
     def find(self, session: str, key: str) -> Turn | None:
-        row = self.db.execute(
-            "SELECT * FROM history_turns WHERE session = ? AND key = ?", (session, key)
-        ).fetchone()
-        return self._turn(row) if row else None
+        rows = self._store.rows("SELECT * FROM history_turns WHERE session = ? AND key = ?", (session, key))
+        return self._turn(rows[0]) if rows else None
 
     def begin(self, session: str, key: str, text: str, label: str = "", channel: str = "") -> Turn:
         """Record the citizen's message (once per key) and return the turn as stored."""
-        self.db.execute(
-            "INSERT OR IGNORE INTO history_turns (session, key, channel, text, label, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (session, key, channel, mask_personal(text), mask_personal(label), _now()),
-        )
+        with self._store.tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO history_turns (session, key, channel, text, label, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (session, key, channel, mask_personal(text), mask_personal(label), _now()),
+            )
         turn = self.find(session, key)
         assert turn is not None
         return turn
 
     def finish(self, session: str, key: str, reply: dict[str, Any]) -> None:
         """Store the reply of a turn; the first reply wins, so a replayed key keeps its original answer."""
-        self.db.execute(
-            "UPDATE history_turns SET reply = ?, replied_at = ?"
-            " WHERE session = ? AND key = ? AND reply IS NULL",
-            (json.dumps(reply, ensure_ascii=False), _now(), session, key),
-        )
-        self._prune(session)
+        with self._store.tx() as db:
+            db.execute(
+                "UPDATE history_turns SET reply = ?, replied_at = ?"
+                " WHERE session = ? AND key = ? AND reply IS NULL",
+                (json.dumps(reply, ensure_ascii=False), _now(), session, key),
+            )
+            self._prune(db, session)
 
-    def _prune(self, session: str) -> None:
-        self.db.execute(
+    def _prune(self, db: sqlite3.Connection, session: str) -> None:
+        db.execute(
             "DELETE FROM history_turns WHERE session = ? AND seq NOT IN"
             " (SELECT seq FROM history_turns WHERE session = ? ORDER BY seq DESC LIMIT ?)",
             (session, session, self.keep_turns),
@@ -147,29 +146,29 @@ class History:
 
     def recent(self, session: str, limit: int = 50) -> list[Turn]:
         """The last ``limit`` turns of a session, oldest first."""
-        rows = self.db.execute(
-            "SELECT * FROM history_turns WHERE session = ? ORDER BY seq DESC LIMIT ?", (session, limit)
-        ).fetchall()
+        rows = self._store.rows(
+            "SELECT * FROM history_turns WHERE session = ? ORDER BY seq DESC LIMIT ?", (session, limit))
         return [self._turn(r) for r in reversed(rows)]
 
     def count(self, session: str) -> int:
-        row = self.db.execute("SELECT COUNT(*) FROM history_turns WHERE session = ?", (session,)).fetchone()
-        return int(row[0])
+        rows = self._store.rows("SELECT COUNT(*) FROM history_turns WHERE session = ?", (session,))
+        return int(rows[0][0])
 
     def set_feedback(self, session: str, key: str, value: str) -> bool:
         """Record thumbs up/down on a turn's answer; False when the turn is unknown or unanswered."""
         if value not in FEEDBACK_VALUES:
             raise ValueError(f"feedback must be one of {sorted(FEEDBACK_VALUES)}")
-        cur = self.db.execute(
-            "UPDATE history_turns SET feedback = ? WHERE session = ? AND key = ? AND reply IS NOT NULL",
-            (value, session, key),
-        )
-        if cur.rowcount == 0:
-            return False
-        self.db.execute(
-            "INSERT INTO history_feedback (session, key, value, at) VALUES (?, ?, ?, ?)",
-            (session, key, value, _now()),
-        )
+        with self._store.tx() as db:
+            cur = db.execute(
+                "UPDATE history_turns SET feedback = ? WHERE session = ? AND key = ? AND reply IS NOT NULL",
+                (value, session, key),
+            )
+            if cur.rowcount == 0:
+                return False
+            db.execute(
+                "INSERT INTO history_feedback (session, key, value, at) VALUES (?, ?, ?, ?)",
+                (session, key, value, _now()),
+            )
         return True
 
     def feedback_log(self, session: str | None = None) -> list[dict[str, Any]]:
@@ -179,4 +178,4 @@ class History:
         if session is not None:
             sql += " WHERE session = ?"
             args = (session,)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args).fetchall()]
+        return [dict(r) for r in self._store.rows(sql + " ORDER BY id", args)]

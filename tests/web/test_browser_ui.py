@@ -58,7 +58,7 @@ def test_guide_card_quick_reply_and_feedback(page: Any, fake_server: LiveServer,
 
 
 def _sessions(server: LiveServer) -> set[str]:
-    rows = server.app[HISTORY].db.execute("SELECT DISTINCT session FROM history_turns").fetchall()
+    rows = server.app[HISTORY]._store.rows("SELECT DISTINCT session FROM history_turns")
     return {r[0] for r in rows}
 
 

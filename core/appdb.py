@@ -1,6 +1,6 @@
-"""Opening ``app.db`` (SQLite) the one way every app-side store does: WAL, a busy timeout, rows by name,
-autocommit with explicit ``BEGIN IMMEDIATE`` transactions, one lock per store (the connection is shared by
-the app's worker threads)."""
+"""Opening an SQLite store (app.db) the one way every store does: WAL, a busy timeout, rows by name,
+autocommit with explicit ``BEGIN IMMEDIATE`` transactions, and one lock per store around every use (the
+connection is shared by the app's worker threads)."""
 
 from __future__ import annotations
 
