@@ -8,3 +8,4 @@ from tests.admin.conftest import (  # noqa: F401  (fixtures, reused)
     page,
     signed_in,
 )
+from tests.hotline.conftest import demo_archive, demo_home, demo_retriever  # noqa: F401
