@@ -42,11 +42,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +58,7 @@ from app.middlewares import dumps
 from app.staff import release_handover
 from app.workorder import CATEGORIES, KINDS
 from connectors.hotline import check_call_id
+from core.appdb import AppDb
 from core.errors import AccessDenied, InvalidInput, NotFound
 from core.pii import mask
 
@@ -110,41 +108,24 @@ class Desk:
                  ) -> None:
         self.conversations = conversations
         self._clock = clock
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._store = AppDb(path, _SCHEMA)
+        self._tx = self._store.tx
         self.web: Any = None  # the WebConnector, when the app has one (queue places, staff replies)
-        self._told: dict[str, dict[str, Any]] = {}  # web session -> the queue state it was last told
+        self.channels: Any = None  # every open connector (Channels): the messaging apps get texts
+        self._told: dict[str, dict[str, Any]] = {}  # session -> the queue state it was last told
         self._wake = asyncio.Event()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._store.close()
 
     # -- the store ---------------------------------------------------------------------------------------
     def takes(self) -> dict[str, Take]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM staff_takes").fetchall()
+        rows = self._store.rows("SELECT * FROM staff_takes")
         return {r["ticket"]: Take(**dict(r)) for r in rows}
 
     def take_of(self, ticket: str) -> Take | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM staff_takes WHERE ticket = ?", [ticket]).fetchone()
-        return None if row is None else Take(**dict(row))
+        rows = self._store.rows("SELECT * FROM staff_takes WHERE ticket = ?", [ticket])
+        return Take(**dict(rows[0])) if rows else None
 
     def open_handover(self, ticket_id: str) -> Ticket:
         """The ticket, if it is an open hand-over still holding its session; NotFound otherwise."""
@@ -196,10 +177,8 @@ class Desk:
                 "after_key": after_key, "at": now}
 
     def lines(self, session: str, limit: int = 200) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM staff_replies WHERE session = ? ORDER BY id DESC LIMIT ?", [session, limit]
-            ).fetchall()
+        rows = self._store.rows("SELECT * FROM staff_replies WHERE session = ? ORDER BY id DESC LIMIT ?",
+                                [session, limit])
         return [{"id": r["id"], "ticket": r["ticket"], "from": r["label"], "text": r["text"],
                  "after_key": r["after_key"], "at": r["at"]} for r in reversed(rows)]
 
@@ -248,22 +227,37 @@ class Desk:
         self._wake.set()
 
     async def tell_citizens(self) -> None:
-        """Push each web-chat citizen's queue state when it changed since they were last told."""
-        if self.web is None:
-            return
+        """Tell each waiting citizen their queue state when it changed since they were last told: the web
+        chat every change (a frame), the messaging apps when they join the queue, are taken and are given
+        back (a text each, not one per place)."""
         items = await asyncio.to_thread(self.queue)
-        now = {i["session"]: _citizen_state(i) for i in items if i["channel"] == "web"}
+        now = {i["session"]: _citizen_state(i) for i in items}
         for session in set(self._told) - set(now):
             now[session] = {"state": "released"}
         for session, state in now.items():
-            if self._told.get(session) == state:
+            told = self._told.get(session)
+            if told == state:
                 continue
-            user = session.partition(":")[2]
-            await self.web.notify(user, {"type": "queue", **state})
+            channel, _, user = session.partition(":")
+            if channel == "web":
+                if self.web is not None:
+                    await self.web.notify(user, {"type": "queue", **state})
+            elif told is None or told["state"] != state["state"]:
+                await self._text(session, state)
             if state["state"] == "released":
                 self._told.pop(session, None)
             else:
                 self._told[session] = state
+
+    async def _text(self, session: str, state: dict[str, Any]) -> None:
+        texts = {"waiting": "正在为您转接人工客服，您排在第 {position} 位，请稍候。",
+                 "taken": "{agent} 正在为您服务。", "released": "人工服务已结束，智能助手继续为您服务。"}
+        if self.channels is None:
+            return
+        try:
+            await self.channels.send(session, texts[state["state"]].format(**state))
+        except Exception as exc:  # a channel that cannot push now: the next change tries again
+            log.warning("staff desk: could not tell %s its queue state: %s", session, exc)
 
     async def run(self, interval: float) -> None:
         while True:
@@ -570,6 +564,7 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     if connector is not None:
         desk.web = connector
         connector.staff = desk
+    desk.channels = app.get(CHANNELS)
     app[DESK] = desk
     loop = asyncio.get_running_loop().create_task(desk.run(TICK_SECONDS))
     try:

@@ -11,8 +11,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from app.keys import AUDIT, CONVERSATIONS
+from app.keys import AUDIT, CHANNELS, CONVERSATIONS
 from app.staff_console import DESK
+from connectors.base import Capabilities, Connector
 from tests.admin.conftest import SignedIn
 
 ALICE, BOB = "a" * 32, "b" * 32
@@ -167,3 +168,46 @@ async def test_the_page_works_as_plain_forms(admin_client: TestClient, signed_in
                                 allow_redirects=False)
     assert released.status == 303 and released.headers["Location"] == "/staff"
     assert admin_client.app[CONVERSATIONS].paused_ticket(f"web:{ALICE}") is None
+
+
+class Recording(Connector):
+    """A messaging app (Telegram, WeChat) that records what it was asked to push."""
+
+    name = "fake"
+    capabilities = Capabilities()
+
+    def __init__(self) -> None:
+        super().__init__(chat=None)  # type: ignore[arg-type]  # never runs a turn here
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, user: str, text: str) -> None:
+        self.sent.append((user, text))
+
+
+async def test_a_messaging_app_citizen_is_told_and_answered_by_text(admin_client: TestClient,
+                                                                   signed_in: SignedIn) -> None:
+    fake = Recording()
+    admin_client.app[CHANNELS].add(fake)
+    staff = await signed_in("staff1")
+    csrf = {"X-CSRF-Token": staff.csrf}  # type: ignore[attr-defined]
+    ticket = await asyncio.to_thread(lambda: admin_client.app[CONVERSATIONS].handover(
+        "fake:u1", "转人工", [{"role": "citizen", "text": "转人工"}]).id)
+
+    async def told(part: str) -> None:
+        admin_client.app[DESK].wake()
+        for _ in range(50):
+            if any(part in text for _user, text in fake.sent):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"never told {part!r}: {fake.sent}")
+
+    await told("排在第 1 位")
+    label = (await (await staff.post(f"/api/admin/staff/handovers/{ticket}/take", json={}, headers=csrf)
+                    ).json())["label"]
+    await told(f"{label} 正在为您服务")
+    sent = await staff.post(f"/api/admin/staff/handovers/{ticket}/reply", json={"text": "请讲"}, headers=csrf)
+    assert (await sent.json())["delivered"] is True
+    assert ("u1", f"【{label}】请讲") in fake.sent
+    await staff.post(f"/api/admin/staff/handovers/{ticket}/release", json={}, headers=csrf)
+    await told("人工服务已结束")
+    assert [text for _user, text in fake.sent].count(f"{label} 正在为您服务。") == 1  # once, not every tick
