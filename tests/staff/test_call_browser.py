@@ -9,6 +9,7 @@ tests/retrieval and bench/HOTLINE.md)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -158,6 +159,12 @@ def test_a_call_from_suggestions_to_a_delivered_order(page: Any, call_server: Li
     expect(order_transcript).to_contain_text("〔手机号〕")
     expect(order_transcript).not_to_contain_text("13812345678")
     expect(page.get_by_label("承办部门 Department")).not_to_have_value("")
+
+    # desktop first, usable at 1024 px: nothing scrolls sideways
+    page.set_viewport_size({"width": 1024, "height": 768})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    if os.environ.get("CIVIC_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["CIVIC_SCREENSHOTS"], "staff-call.png"), full_page=True)
 
     # edited and submitted
     summary.fill("市民咨询结婚登记所需材料和租房提取公积金，电话13812345678")

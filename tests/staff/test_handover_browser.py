@@ -6,6 +6,7 @@ staff console's queue → staff take it and reply → the citizen's page shows t
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -70,6 +71,9 @@ def test_citizen_to_staff_and_back_to_the_bot(page: Any, context: Any, chat_serv
     expect(person).to_contain_text("您好，我是人工客服，请问需要办理什么业务？")
     expect(person).to_contain_text(label.group(0))
 
+    page.set_viewport_size({"width": 1024, "height": 768})  # desktop first, usable at 1024 px
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+
     # the citizen's answer goes to the person (no bot answer), and shows on the staff page
     chat.get_by_role("textbox", name="输入您的问题").fill("我想问高龄津贴，我的手机13812345678")
     chat.get_by_role("button", name="发送").click()
@@ -78,6 +82,10 @@ def test_citizen_to_staff_and_back_to_the_bot(page: Any, context: Any, chat_serv
     expect(transcript).to_contain_text("〔手机号〕", timeout=5_000)
     expect(transcript).not_to_contain_text("13812345678")
     assert bot_turns.count() == 1
+
+    if os.environ.get("CIVIC_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["CIVIC_SCREENSHOTS"], "staff-handover.png"))
+        chat.screenshot(path=os.path.join(os.environ["CIVIC_SCREENSHOTS"], "chat-handover.png"))
 
     # a reload keeps the person's reply in its place
     chat.reload()
