@@ -6,7 +6,7 @@ HOME_DIR ?= var
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer clean
+.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-catalog clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ bench-first-answer:  ## fresh clone -> README's `make run` -> first cited answer
 
 bench-hotline: setup  ## hotline: suggestions hit@3, p95 final segment -> suggestions at 20 calls, classifier, into bench/HOTLINE.md
 	$(PY) -m bench.hotline_bench --report
+
+bench-catalog: setup  ## catalog: combined search p50/p95 over a generated 100k-document archive, into bench/CATALOG.md
+	$(PY) -m bench.catalog_bench
 
 clean:  ## remove the demo data directory (keeps the virtualenvs)
 	rm -rf $(HOME_DIR)
