@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
@@ -37,9 +36,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from app.audit import AuditLog
+from app.hotline_classifier import Loaded, corrections, load_or_train
 from app.keys import ACCOUNTS, ARCHIVE, AUDIT, HOTLINE, RETRIEVER, SETTINGS, STATES, ComponentState
 from app.middlewares import dumps, json_error
-from app.workorder import CATEGORIES, Classifier, NgramClassifier, Orders, Routing, Webhook, WorkOrder, draft
+from app.workorder import CATEGORIES, Classifier, Orders, Routing, Webhook, WorkOrder, draft
 from bot.common import cite
 from bot.search_answer import MAX_PASSAGE_CHARS
 from bot.status import normalise_app_no
@@ -551,12 +551,6 @@ def labelled_set(settings: Settings) -> Path:
     return settings.project_dir / "data" / "hotline" / "labelled.jsonl"
 
 
-@functools.lru_cache(maxsize=4)
-def _trained(path: Path, mtime: float) -> NgramClassifier:
-    """The classifier of a labelled file as it is now (trained once per file version and process)."""
-    return NgramClassifier.from_file(path)
-
-
 async def _purge_raw(orders: Orders, days: int) -> None:
     while True:
         try:
@@ -580,9 +574,15 @@ async def open_hotline(app: web.Application, stack: AsyncExitStack) -> None:
     routing = Routing(settings.paths.hotline_routing, issuers)
     await asyncio.to_thread(routing.ensure)
     try:
-        path = labelled_set(settings)
-        classifier: Classifier = await asyncio.to_thread(_trained, path, path.stat().st_mtime)
-        app[STATES]["hotline"] = ComponentState(True)
+        def trained() -> Loaded:  # the retriever's encoder (if it reads Chinese) + the agents' edits
+            encoder = getattr(app.get(RETRIEVER), "embedder", None)
+            return load_or_train(settings.paths, labelled_set(settings), encoder, corrections(orders))
+
+        loaded = await asyncio.to_thread(trained)
+        classifier: Classifier = loaded.classifier
+        app[STATES]["hotline"] = ComponentState(True, info={
+            "classifier": loaded.classifier.features, "examples": loaded.classifier.n_examples,
+            "corrections": loaded.n_corrections})
     except (OSError, CivicError) as exc:
         log.exception("hotline: could not train the work-order classifier")
         app[STATES]["hotline"] = ComponentState(False, f"could not train the work-order classifier: {exc}")

@@ -1,12 +1,12 @@
 """The work order drafted at a call's end, the outbox it leaves by, and the signed webhook that delivers it.
 
 Drafting (:func:`draft`): ``kind`` (咨询 / 投诉求助 / 建言) and ``category`` from a :class:`Classifier`
-(the first one, :class:`NgramClassifier`, is a linear model over character n-grams trained at start-up on
-``data/hotline/labelled.jsonl``), ``department`` through the routing table in the home (:class:`Routing`,
-``<home>/hotline/routing.yml``: category → department, written on first use with defaults taken from the
-archive's agencies), an extractive ``summary`` (the caller's key sentences), the places and times mentioned,
-the documents the agent pinned, and the transcript masked by ``core.pii`` (``caller=True``: ID, phone, card
-numbers and the caller's name and house number).
+(``app.hotline_classifier``: character n-grams and the encoder's sentence vector, trained on
+``data/hotline/labelled.jsonl`` and the agents' corrections), ``department`` through the routing table in
+the home (:class:`Routing`, ``<home>/hotline/routing.yml``: category → department, written on first use
+with defaults taken from the archive's agencies), an extractive ``summary`` (the caller's key sentences),
+the places and times mentioned, the documents the agent pinned, and the transcript masked by ``core.pii``
+(``caller=True``: ID, phone, card numbers and the caller's name and house number).
 
 Storage (:class:`Orders`, ``app.db``): one row per call in ``hotline_orders`` (draft → submitted) and, on
 submit, in the same transaction, one row in ``hotline_outbox``.  The raw transcript is stored only when
@@ -36,11 +36,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 import yaml
 
+from app.hotline_classifier import (  # noqa: F401  (re-exported: the order's labels and classifier)
+    CATEGORIES,
+    KINDS,
+    Classification,
+    Classifier,
+    HotlineClassifier,
+    held_out_accuracy,
+    load_examples,
+)
 from connectors.hotline import Call
 from core.appdb import AppDb
 from core.errors import ConfigError, InvalidInput, NotFound
@@ -48,101 +57,10 @@ from core.pii import mask
 
 log = logging.getLogger("civic.hotline")
 
-KINDS = ("咨询", "投诉求助", "建言")
-CATEGORIES = ("城建", "交通", "教育", "政务", "企业", "治安", "环保", "就业", "医疗", "三农", "文娱", "旅游",
-              "金融", "其他")
 MAX_FIELD_CHARS = 2000
 
-# -- the classifier ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Classification:
-    kind: str
-    kind_confidence: float
-    category: str
-    category_confidence: float
-
-
-class Classifier(Protocol):
-    def classify(self, text: str) -> Classification: ...
-
-
-def load_examples(path: Path) -> list[dict[str, str]]:
-    """Labelled lines ``{"text", "kind", "category"}``; a line with an unknown label is an error."""
-    out: list[dict[str, str]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{path}:{number}: not JSON ({exc})") from exc
-        if row.get("kind") not in KINDS or row.get("category") not in CATEGORIES or not row.get("text"):
-            raise InvalidInput(f"{path}:{number}: needs text, kind (one of {'/'.join(KINDS)}) and a category")
-        out.append({"text": str(row["text"]), "kind": row["kind"], "category": row["category"]})
-    return out
-
-
-class NgramClassifier:
-    """Two linear models (kind, category): logistic regression by SGD over TF-IDF character 1–3-grams."""
-
-    def __init__(self, kind_model: Any, category_model: Any) -> None:
-        self._kind = kind_model
-        self._category = category_model
-
-    @staticmethod
-    def _pipeline() -> Any:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import SGDClassifier
-        from sklearn.pipeline import make_pipeline
-
-        # logistic loss (probabilities for the confidence), a fixed number of epochs and seed: a fraction
-        # of a second on a few hundred examples, the same model every start
-        return make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
-                             SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=50, tol=None,
-                                           class_weight="balanced", random_state=0))
-
-    @classmethod
-    def train(cls, examples: list[dict[str, str]]) -> NgramClassifier:
-        if len({e["kind"] for e in examples}) < 2 or len({e["category"] for e in examples}) < 2:
-            raise InvalidInput("the labelled set needs at least two kinds and two categories")
-        texts = [e["text"] for e in examples]
-        kind, category = cls._pipeline(), cls._pipeline()
-        kind.fit(texts, [e["kind"] for e in examples])
-        category.fit(texts, [e["category"] for e in examples])
-        return cls(kind, category)
-
-    @classmethod
-    def from_file(cls, path: Path) -> NgramClassifier:
-        return cls.train(load_examples(path))
-
-    def classify(self, text: str) -> Classification:
-        def best(model: Any) -> tuple[str, float]:
-            probabilities = model.predict_proba([text])[0]
-            i = int(probabilities.argmax())
-            return str(model.classes_[i]), float(probabilities[i])
-
-        kind, kind_p = best(self._kind)
-        category, category_p = best(self._category)
-        return Classification(kind, round(kind_p, 4), category, round(category_p, 4))
-
-
-def held_out_accuracy(examples: list[dict[str, str]], test_share: float = 0.25,
-                      seed: int = 0) -> dict[str, float]:
-    """Train on a stratified (by kind) split and report accuracy on the rest (bench/HOTLINE.md)."""
-    from sklearn.model_selection import train_test_split
-
-    train, test = train_test_split(examples, test_size=test_share, random_state=seed,
-                                   stratify=[e["kind"] for e in examples])
-    model = NgramClassifier.train(train)
-    predicted = [model.classify(e["text"]) for e in test]
-    return {
-        "n_train": len(train), "n_test": len(test),
-        "kind_accuracy": sum(p.kind == e["kind"] for p, e in zip(predicted, test, strict=True)) / len(test),
-        "category_accuracy": sum(p.category == e["category"]
-                                 for p, e in zip(predicted, test, strict=True)) / len(test),
-    }
+# -- the classifier: app/hotline_classifier.py (n-grams + the encoder's vector); its names importable here
+NgramClassifier = HotlineClassifier  # the first classifier's name (n-grams only when given no encoder)
 
 
 # -- the routing table ---------------------------------------------------------------------------------------

@@ -158,6 +158,11 @@ class HomePaths:
         return self.hotline_dir / "routing.yml"
 
     @property
+    def hotline_classifier(self) -> Path:
+        """The hotline classifier's model files and vectors (app/hotline_classifier.py)."""
+        return self.hotline_dir / "classifier"
+
+    @property
     def originals_dir(self) -> Path:
         """Original files of imported documents, kept for the public catalog's download (app/catalog.py)."""
         return self.root / "originals"
