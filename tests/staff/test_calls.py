@@ -44,7 +44,7 @@ async def test_a_call_seen_pinned_and_its_order_submitted_with_a_staff_session(
     token = add_token(settings)
     app = create_app(settings, engine=FakeEngine(), archive=demo_archive, retriever=demo_retriever)
     asr: TestClient = await aiohttp_client(app)
-    clients = {}
+    clients: dict[str, TestClient] = {}
     for name in ("staff1", "editor1"):
         clients[name] = TestClient(asr.server, cookie_jar=CookieJar(unsafe=True))
         await clients[name].start_server()

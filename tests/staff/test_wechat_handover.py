@@ -40,7 +40,7 @@ async def test_a_wechat_handover_is_answered_from_the_console(channel_app: AppFa
     ticket = await asyncio.to_thread(client.app[CONVERSATIONS].paused_ticket, session)
     assert ticket is not None and ticket in reply["Content"]
 
-    staff = TestClient(client.server, cookie_jar=CookieJar(unsafe=True))
+    staff: TestClient = TestClient(client.server, cookie_jar=CookieJar(unsafe=True))
     await staff.start_server()
     try:
         csrf = {"X-CSRF-Token": await sign_in_client(staff, "staff1")}
