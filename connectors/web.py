@@ -135,7 +135,10 @@ class WebConnector(Connector):
             if wait:
                 return {"code": "rate_limited", "retry_after": wait}
         try:
-            return await self.receive(inbound)
+            out = await self.receive(inbound)
+            if out.handoff and self.staff is not None:  # where the citizen is in the queue, at once
+                out.extra["queue"] = await self.staff.queue_state(out.session)
+            return out
         except EngineUnavailable:
             return {"code": "unavailable"}
         except InvalidInput:

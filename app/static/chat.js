@@ -250,6 +250,7 @@
     var handoff = !!(reply && reply.handoff);
     if (handoff && !S.handoff) { notice(t("handoff"), "info"); }
     S.handoff = handoff;
+    if (reply && reply.queue) { setQueue(reply.queue); }  // the place in the queue, with the answer
   }
   function onError(key, data) {
     delete S.inflight[key];

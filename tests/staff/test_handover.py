@@ -116,6 +116,11 @@ async def test_a_handover_taken_answered_and_given_back(admin_client: TestClient
     # Alice's messages go to the ticket, not the bot; staff see them
     reply = await say(alice, "key-0001", "我想问居住证，身份证11010519491231002X")
     assert reply["reply"]["mode"] == "paused" and reply["reply"]["handoff"] is True
+    assert reply["reply"]["queue"] == {"state": "taken", "ticket": first, "agent": label}
+    # over the HTTP fallback (no socket to push to) the answer says where Bob is
+    fallback = await admin_client.post("/api/webchat/message", json={"session": f"web:{BOB}", "text": "在吗"},
+                                       headers={"Idempotency-Key": "key-bob-0001"})
+    assert (await fallback.json())["queue"] == {"state": "waiting", "ticket": second, "position": 1}
     ticket = await (await staff.get(f"/api/admin/staff/handovers/{first}")).json()
     assert [line["role"] for line in ticket["transcript"]] == ["citizen", "staff", "citizen"]
     assert "11010519491231002X" not in str(ticket) and ticket["taken"]["user_name"] == "staff1"

@@ -278,7 +278,9 @@
         dl.appendChild(el("dd", null, pair[1]));
       });
       $("status-card").hidden = false;
-      $("sc-h").focus && $("sc-h").setAttribute("tabindex", "-1");
+      var heading = $("sc-h");  // read out next: the card the agent asked for
+      heading.setAttribute("tabindex", "-1");
+      heading.focus();
     }
     function fillOrder(order) {
       $("order").hidden = false;
