@@ -408,6 +408,17 @@
   });
 
   typing.parentNode.insertBefore(queueLine, typing);
+  // on the HTTP fallback nothing can push a person's reply or the queue's moves: while handed over, look
+  window.setInterval(function () {
+    if (!S.useHttp || !S.handoff || !navigator.onLine) { return; }
+    window.fetch("/api/webchat/history?session=" + sid).then(function (res) {
+      return res.ok ? res.json() : {};
+    }).then(function (data) {
+      if (!data.staff) { return; }  // no staff console in this app
+      data.staff.forEach(renderStaff);
+      setQueue(data.queue || { state: "released" });
+    }).catch(function () { /* the next look tries again */ });
+  }, 3000);
   setBig(store.get("civic.big") === "1");
   applyLang();
   restore().then(connect);

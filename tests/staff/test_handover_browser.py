@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from app.factory import create_app
 from archive.demo import seed_demo
@@ -101,3 +102,48 @@ def test_citizen_to_staff_and_back_to_the_bot(page: Any, context: Any, chat_serv
     chat.get_by_role("button", name="发送").click()
     expect(bot_turns).to_have_count(before + 1, timeout=20_000)
     expect(bot_turns.nth(before)).not_to_contain_text("转给处理工单")
+
+
+@pytest.fixture
+def fallback_server(admin_settings: Settings) -> Iterator[LiveServer]:
+    """The same app behind a proxy that refuses WebSockets: the chat runs on POST /api/webchat/message."""
+    settings = admin_settings.with_overrides(embedding_model="none")
+    settings.paths.ensure()
+    with Archive(settings.paths.archive_db) as archive:
+        seed_demo(archive)
+    app = create_app(settings, engine=FakeEngine(up=False))
+
+    @web.middleware
+    async def no_websockets(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path == "/ws":
+            raise web.HTTPForbidden(text="WebSockets are blocked by the proxy")
+        return await handler(request)
+
+    app.middlewares.append(no_websockets)
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+def test_a_chat_on_the_http_fallback_still_hears_the_person(page: Any, context: Any,
+                                                            fallback_server: LiveServer) -> None:
+    chat = context.new_page()
+    chat.goto(fallback_server.url + "/")
+    expect(chat.get_by_role("status").filter(has_text="备用通道")).to_be_visible(timeout=15_000)
+    chat.get_by_role("button", name="转人工").click()
+    expect(chat.get_by_role("status").filter(has_text="排在第 1 位")).to_be_visible(timeout=20_000)
+
+    sign_in(page, fallback_server, "staff1")
+    page.goto(fallback_server.url + "/staff")
+    page.get_by_role("link", name=re.compile(r"^H\d{12}$")).click()
+    page.get_by_role("button", name="接入 Take").click()
+    page.get_by_label("回复市民").fill("您好，这里是人工服务")
+    page.get_by_role("button", name="发送 Send").click()
+    # no socket to push to: saved for the chat to find
+    expect(page.get_by_role("status").filter(has_text="市民当前不在线")).to_be_visible()
+    person = chat.get_by_role("log").locator(".turn.staff")
+    expect(person).to_contain_text("您好，这里是人工服务", timeout=8_000)  # the chat looks every 3 s
+    expect(chat.get_by_role("status").filter(has_text="正在为您服务")).to_be_visible()
+    page.get_by_role("button", name="交还智能助手 Give back to the bot").click()
+    expect(chat.get_by_text("人工服务已结束，智能助手继续为您服务。")).to_be_visible(timeout=8_000)
+    expect(person).to_have_count(1)
