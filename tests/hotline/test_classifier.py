@@ -8,12 +8,14 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from app import hotline_classifier as hc
+from app.factory import create_app
 from app.hotline_classifier import (
     CATEGORIES,
     KINDS,
@@ -26,12 +28,16 @@ from app.hotline_classifier import (
     readable,
     scores,
 )
+from app.keys import HOTLINE, STATES
 from app.workorder import Orders, Routing, draft
+from archive.store import Archive
 from civic.cli import cli
 from connectors.hotline import Call, Segment
 from core.errors import InvalidInput
 from core.settings import REPO_ROOT, Settings
 from retrieval.embedder import FakeEmbedder
+from retrieval.service import Retriever
+from tests.app.fakes import FakeEngine
 
 DATA = REPO_ROOT / "data" / "hotline"
 LABELLED, HELD_OUT = DATA / "labelled.jsonl", DATA / "heldout.jsonl"
@@ -255,3 +261,30 @@ def test_confidence_is_temperature_scaled_on_out_of_fold_predictions() -> None:
     right = np.mean([c.category == e["category"] for c, e in zip(found, held, strict=True)])
     assert abs(scaled.mean() - right) < 0.15
     assert HotlineClassifier.train(SMALL, features="ngrams").temperatures == {"kind": 1.0, "category": 1.0}
+
+
+async def test_the_app_starts_with_the_agents_corrections(aiohttp_client: Any, settings: Settings,
+                                                          demo_archive: Archive,
+                                                          demo_retriever: Retriever) -> None:
+    """An edited order in app.db is a training example of the app's classifier from its next start."""
+    text = "我们这边山上的野猪晚上下来把红薯地全拱了，一年白种了，打又不让打"
+    settings.paths.ensure()
+    orders = Orders(settings.paths.app_db)
+    try:
+        call = Call("edited")
+        call.apply(Segment("edited", 0, "caller", text, True, 0, 1000))
+        drafted = orders.save_draft(draft(call, HotlineClassifier.train(SMALL, features="ngrams"),
+                                          Routing(settings.paths.hotline_routing, lambda: []), []))
+        wrong_kind = next(k for k in KINDS if k != drafted.kind)
+        orders.submit("edited", {"kind": wrong_kind, "category": "三农"}, "token:asr")
+    finally:
+        orders.close()
+    client = await aiohttp_client(create_app(settings, engine=FakeEngine(), archive=demo_archive,
+                                             retriever=demo_retriever))
+    state = client.app[STATES]["hotline"]
+    assert state.ok and state.info["corrections"] == 1
+    assert state.info["examples"] == len(load_examples(LABELLED)) + 1
+    assert state.info["classifier"] == "ngrams"  # the test retriever's fake encoder cannot read Chinese
+    found = client.app[HOTLINE].classifier.classify(text)
+    assert found.category in CATEGORIES
+    assert list(settings.paths.hotline_classifier.glob("model-*.pkl"))  # trained and stored in the home
