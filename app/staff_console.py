@@ -60,6 +60,7 @@ from app.workorder import CATEGORIES, KINDS
 from connectors.hotline import check_call_id
 from core.appdb import AppDb
 from core.errors import AccessDenied, InvalidInput, NotFound
+from core.inputs import is_payload
 from core.pii import mask
 
 log = logging.getLogger("civic.staff")
@@ -80,6 +81,17 @@ CREATE TABLE IF NOT EXISTS staff_replies (
 );
 CREATE INDEX IF NOT EXISTS staff_replies_session ON staff_replies(session, id);
 """
+
+
+BUTTONS = {"request_human": "转人工 asked for a person"}
+
+
+def shown(text: str) -> str:
+    """A line as staff read it: a tapped button's payload (「/request_human」) as what it meant."""
+    if not is_payload(text):
+        return text
+    intent = text.strip()[1:].split("{", 1)[0]
+    return f"〔按钮 button: {BUTTONS.get(intent, intent)}〕"
 
 
 def agent_label(user: User) -> str:
@@ -199,10 +211,10 @@ class Desk:
             taken = takes.get(t.id)
             if taken is None:
                 place += 1
-            last = next((line["text"] for line in reversed(t.transcript) if line.get("role") == "citizen"),
-                        t.text)
+            last = shown(next((line["text"] for line in reversed(t.transcript)
+                               if line.get("role") == "citizen"), t.text))
             out.append({"ticket": t.id, "session": t.session, "channel": t.session.partition(":")[0],
-                        "created_at": t.created_at, "text": t.text, "last": last,
+                        "created_at": t.created_at, "text": shown(t.text), "last": last,
                         "lines": len(t.transcript), "state": "taken" if taken else "waiting",
                         "position": None if taken else place,
                         "agent": taken.user_name if taken else "",
@@ -390,8 +402,10 @@ async def _handover_json(request: web.Request, ticket_id: str) -> dict[str, Any]
         taken = desk.take_of(ticket.id)
         holding = ticket.status == "open" and desk.conversations.paused_ticket(ticket.session) == ticket.id
         return {"ticket": ticket.id, "session": ticket.session, "channel": ticket.session.partition(":")[0],
-                "text": ticket.text, "created_at": ticket.created_at,
-                "status": "open" if holding else "closed", "transcript": ticket.transcript,
+                "text": shown(ticket.text), "created_at": ticket.created_at,
+                "status": "open" if holding else "closed",
+                "transcript": [{**line, "text": shown(str(line.get("text", "")))}
+                               for line in ticket.transcript],
                 "taken": asdict(taken) if taken else None}
 
     return await asyncio.to_thread(read)

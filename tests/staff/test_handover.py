@@ -216,3 +216,11 @@ async def test_a_messaging_app_citizen_is_told_and_answered_by_text(admin_client
     await staff.post(f"/api/admin/staff/handovers/{ticket}/release", json={}, headers=csrf)
     await told("人工服务已结束")
     assert [text for _user, text in fake.sent].count(f"{label} 正在为您服务。") == 1  # once, not every tick
+
+
+def test_a_tapped_button_reads_as_what_it_meant() -> None:
+    from app.staff_console import shown
+
+    assert shown("/request_human") == "〔按钮 button: 转人工 asked for a person〕"
+    assert shown('/ask_guide{"aspect":"fees"}') == "〔按钮 button: ask_guide〕"
+    assert shown("我要找人工") == "我要找人工"
