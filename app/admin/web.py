@@ -42,6 +42,7 @@ COOKIE = "civic_session"
 PRE_COOKIE = "civic_signin_csrf"  # the sign-in form's CSRF token, before there is a session
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SIGN_IN = "/admin/sign-in"
+CSRF_REFUSED = "the form's security token (CSRF) is missing or out of date: reload the page and try again"
 SESSION: web.RequestKey[WebSession | None] = web.RequestKey("web_session")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -135,27 +136,27 @@ def pre_session_token(request: web.Request) -> str:
 async def admin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not is_console_path(request.path):
         return await handler(request)
-    if request.method in UNSAFE and request.content_type == "multipart/form-data" \
-            and "X-CSRF-Token" not in request.headers:
-        # a file upload without the page's script: its form (and the CSRF field in it) is read whole here,
-        # under the upload limit instead of the app's general request limit
-        request = request.clone(client_max_size=request.app[SETTINGS].max_upload_bytes + 64 * 1024)
     accounts = request.app.get(ACCOUNTS)
     sid = session_id(request)
     session = await asyncio.to_thread(accounts.session, sid) if accounts is not None and sid else None
-    request[SESSION] = session
     if request.method in UNSAFE:
         before_sign_in = pre_session_token(request) if request.path == SIGN_IN else ""
         expected = session.csrf if session else before_sign_in
+        if not expected:  # refused before its body is read: a stranger's upload costs nothing
+            return _refuse(request, 403, CSRF_REFUSED)
+        if request.content_type == "multipart/form-data" and "X-CSRF-Token" not in request.headers:
+            # a signed-in file upload without the page's script: its form (and the CSRF field in it) is read
+            # whole here, under the upload limit instead of the app's general request limit
+            request = request.clone(client_max_size=request.app[SETTINGS].max_upload_bytes + 64 * 1024)
         try:
             presented = await _presented_csrf(request)
         except web.HTTPRequestEntityTooLarge:
             limit = request.app[SETTINGS].max_upload_bytes
             return _refuse(request, 413, f"the upload is larger than {limit // (1024 * 1024)} MB, the limit: "
                                          "split the file or import it with `civic import` on the server")
-        if not expected or not presented or not hmac.compare_digest(presented, expected):
-            return _refuse(request, 403, "the form's security token (CSRF) is missing or out of date: "
-                                         "reload the page and try again")
+        if not presented or not hmac.compare_digest(presented, expected):
+            return _refuse(request, 403, CSRF_REFUSED)
+    request[SESSION] = session
     return await handler(request)
 
 

@@ -148,3 +148,13 @@ def test_audit_rows_cannot_be_changed_or_deleted_even_by_sql(admin_settings: Set
     assert [r.actor for r in log.query()] == ["admin1"]
     assert not [name for name in dir(log) if name.startswith(("update", "delete", "remove", "edit"))]
     log.close()
+
+
+async def test_a_strangers_upload_is_refused_before_its_body_is_read(admin_client: TestClient) -> None:
+    from aiohttp import FormData
+
+    form = FormData()
+    form.add_field("csrf", "guess")
+    form.add_field("files", b"x" * (2 * 1024 * 1024), filename="big.jsonl")
+    response = await admin_client.post("/admin/documents/upload", data=form)
+    assert response.status == 403 and "CSRF" in await response.text()
