@@ -6,7 +6,7 @@ HOME_DIR ?= var
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog clean
+.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog bench-wechat clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench-hotline: setup  ## hotline: suggestions hit@3, p95 final segment -> sugges
 
 bench-catalog: setup  ## catalog: combined search p50/p95 over a generated 100k-document archive, into bench/CATALOG.md
 	$(PY) -m bench.catalog_bench
+
+bench-wechat: setup  ## WeChat: passive-reply p50/p95/p99 at 10 users (real engine, safe mode), 3x deliveries -> 0 duplicates, into bench/WECHAT.md
+	$(PY) -m bench.wechat_bench
 
 clean:  ## remove the demo data directory (keeps the virtualenvs)
 	rm -rf $(HOME_DIR)
