@@ -369,6 +369,7 @@ def render(meta: dict[str, Any], result: dict[str, Any]) -> str:
     load = result["load"]
     p = load["passive_s"]
     met = p.get("n") and p["p95"] <= TARGET_P95_S
+    verdict = ("met" if met else "NOT met") if load["users"] == 10 else f"not judged: {load['users']} users"
     dups = sum(r["duplicates"] for r in result["retries"])
     lines = [
         "# WeChat channel: passive-reply time and duplicate answers",
@@ -379,7 +380,7 @@ def render(meta: dict[str, Any], result: dict[str, Any]) -> str:
         f"{meta['load_end']} at the end.  Safe mode (AES): {'no' if meta['plain'] else 'yes'}.",
         "",
         f"**Target: p95 passive-reply time ≤ {TARGET_P95_S:.0f} s at 10 users — "
-        f"{'met' if met else 'NOT met'} ({load['users']} users: p95 {p.get('p95', '–')} s).  "
+        f"{verdict} ({load['users']} users: p95 {p.get('p95', '–')} s).  "
         f"Duplicate answers with every message delivered 3 times: {dups}.**",
         "",
         "## Load",
