@@ -55,6 +55,9 @@ bench-first-answer:  ## fresh clone -> README's `make run` -> first cited answer
 bench-hotline: setup  ## hotline: suggestions hit@3, p95 final segment -> suggestions at 20 calls, classifier, into bench/HOTLINE.md
 	$(PY) -m bench.hotline_bench --report
 
+bench-hotline-classifier: setup  ## hotline classifier: n-grams vs encoder vs both on the held-out split, into bench/HOTLINE_CLASSIFIER.md
+	$(PY) -m bench.hotline_classifier_bench
+
 bench-catalog: setup  ## catalog: combined search p50/p95 over a generated 100k-document archive, into bench/CATALOG.md
 	$(PY) -m bench.catalog_bench
 
