@@ -199,8 +199,10 @@ class Conversations:
                 [json.dumps(transcript, ensure_ascii=False), ticket_id],
             )
 
-    def handover(self, session: str, text: str, transcript: list[dict[str, str]]) -> Ticket:
-        """Open a hand-over ticket and pause the bot for ``session`` until staff release it."""
+    def handover(self, session: str, text: str, transcript: list[dict[str, str]],
+                 detail: dict[str, Any] | None = None) -> Ticket:
+        """Open a hand-over ticket and pause the bot for ``session`` until staff release it; one "handover"
+        row in the curation log, with ``detail`` (why: the reason, the standby) and the ticket."""
         current = self.paused_ticket(session)
         if current is not None:
             return self.get_ticket(current)
@@ -210,7 +212,7 @@ class Conversations:
                 "INSERT OR REPLACE INTO pauses (session, ticket_id, paused_at) VALUES (?, ?, ?)",
                 [session, ticket.id, self._clock()],
             )
-        self.log("handover", session, text, {"ticket": ticket.id})
+        self.log("handover", session, text, {**(detail or {}), "ticket": ticket.id})
         return ticket
 
     def paused_ticket(self, session: str) -> str | None:

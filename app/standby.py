@@ -63,9 +63,8 @@ class Standby:
         if is_payload(text):
             intent, entities = _payload(text)
             if intent == "request_human":
-                ticket = conversations.handover(session, text, [{"role": "citizen", "text": text}])
-                conversations.log("handover", session, text, {"reason": "requested", "standby": True,
-                                                               "ticket": ticket.id})
+                ticket = conversations.handover(session, text, [{"role": "citizen", "text": text}],
+                                                {"reason": "requested", "standby": True})
                 return StandbyReply([response(self.domain, "utter_handover", lang, ticket=ticket.id)], True)
             if intent == "ask_status":
                 conversations.expect_digits(session, "", STANDBY)

@@ -38,9 +38,8 @@ def previous_turn_failed(tracker: Tracker) -> bool:
 
 def hand_over(ctx: BotContext, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
     ticket = ctx.conversations.handover(tracker.sender_id, user_text(tracker),
-                                          transcript(tracker, conversations=ctx.conversations))
-    ctx.conversations.log("handover", tracker.sender_id, user_text(tracker), {"reason": reason,
-                                                                             "ticket": ticket.id})
+                                          transcript(tracker, conversations=ctx.conversations),
+                                          {"reason": reason})
     dispatcher.utter_message(response="utter_handover", ticket=ticket.id,
                              json_message={"handoff": True, "ticket": ticket.id})
 

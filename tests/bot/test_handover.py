@@ -86,3 +86,14 @@ async def test_negative_feedback_is_logged_with_the_answer_it_is_about(
     assert responses(dispatcher) == ["utter_feedback_bad"]
     entry = conversations.list_log("feedback_bad")[0]
     assert entry["text"] == "答非所问" and entry["detail"]["answer"] == "办理居住证需要……"
+
+
+async def test_a_hand_over_is_one_row_in_the_curation_log_with_its_reason(
+    ctx: BotContext, conversations: Conversations, domain: dict[str, Any]
+) -> None:
+    """One hand-over, one row (the curation inbox counts rows): it used to be logged twice."""
+    await ActionHandover(ctx).run(CollectingDispatcher(), tracker("转人工", "request_human", events=EARLIER),
+                                  domain)
+    rows = conversations.list_log("handover")
+    assert len(rows) == 1
+    assert rows[0]["detail"]["reason"] == "requested" and rows[0]["detail"]["ticket"]
