@@ -121,9 +121,20 @@ def _desc(labels: Sequence[str], series: Sequence[Series], percent: bool) -> str
     return f"{labels[0]} to {labels[-1]}. " + "; ".join(parts) + ". The table below lists every value."
 
 
-def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, percent: bool = False,
-              desc: str = "") -> Markup:
-    """Vertical bars, one group per label (a day, a week, a channel), one bar per series."""
+@dataclass
+class _Plot:
+    """The frame both charts draw in: the SVG so far (title, legend, axes) and its geometry."""
+
+    parts: list[str]
+    left: float
+    y0: float
+    y1: float
+    top: float
+    height: int
+    slot: float  # the width given to one label
+
+
+def _plot(title: str, labels: Sequence[str], series: Sequence[Series], percent: bool, desc: str) -> _Plot:
     legend, y0 = _legend(series)
     height = HEIGHT + int(y0) - 30  # a legend of two lines makes the chart taller, not the plot smaller
     _, parts = _open(title, desc or _desc(labels, series, percent), height)
@@ -133,8 +144,15 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, pe
     top = ticks[-1]
     parts += legend
     parts += _axes(ticks, top, left, right, y0, y1, percent)
-    n = max(1, len(labels))
-    slot = (right - left) / n
+    return _Plot(parts, left, y0, y1, top, height, (right - left) / max(1, len(labels)))
+
+
+def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, percent: bool = False,
+              desc: str = "") -> Markup:
+    """Vertical bars, one group per label (a day, a week, a channel), one bar per series."""
+    plot = _plot(title, labels, series, percent, desc)
+    parts, left, y0, y1, top, height, slot = (plot.parts, plot.left, plot.y0, plot.y1, plot.top, plot.height,
+                                              plot.slot)
     width = max(1.0, slot * 0.8 / max(1, len(series)))
     centres = []
     for i, label in enumerate(labels):
@@ -157,17 +175,9 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, pe
 def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, percent: bool = True,
                desc: str = "") -> Markup:
     """Lines over the labels (rates per day or week); a None value breaks the line."""
-    legend, y0 = _legend(series)
-    height = HEIGHT + int(y0) - 30  # a legend of two lines makes the chart taller, not the plot smaller
-    _, parts = _open(title, desc or _desc(labels, series, percent), height)
-    left, right, y1 = 56.0, WIDTH - 12.0, height - 30.0
-    top_value = max([v for s in series for v in s.values if v is not None] or [0])
-    ticks = nice_ticks(1.0 if percent and top_value <= 1 else top_value)
-    top = ticks[-1]
-    parts += legend
-    parts += _axes(ticks, top, left, right, y0, y1, percent)
-    n = max(1, len(labels))
-    slot = (right - left) / n
+    plot = _plot(title, labels, series, percent, desc)
+    parts, left, y0, y1, top, height, slot = (plot.parts, plot.left, plot.y0, plot.y1, plot.top, plot.height,
+                                              plot.slot)
     centres = [left + slot * (i + 0.5) for i in range(len(labels))]
     for j, s in enumerate(series):
         colour = PALETTE[j % len(PALETTE)]
