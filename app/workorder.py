@@ -31,6 +31,7 @@ import logging
 import math
 import re
 import secrets
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -307,6 +308,16 @@ class OutboxRow:
     attempts: int
 
 
+def _draft(db: sqlite3.Connection, call_id: str) -> WorkOrder:
+    """The call's work order, still a draft (inside the caller's transaction)."""
+    row = db.execute("SELECT payload, status FROM hotline_orders WHERE call_id = ?", [call_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no work order for call {call_id!r}; end the call first")
+    if row["status"] != "draft":
+        raise InvalidInput(f"the work order of call {call_id!r} was submitted already")
+    return WorkOrder.from_json(json.loads(row["payload"]))
+
+
 class Orders:
     """Work orders and their outbox in ``app.db``.  Every method blocks: use ``asyncio.to_thread``."""
 
@@ -346,13 +357,7 @@ class Orders:
         """The edited order submitted and queued for the webhook in one transaction; (before, after).  A
         submitted order cannot be submitted again."""
         with self._store.tx() as db:
-            row = db.execute("SELECT payload, status FROM hotline_orders WHERE call_id = ?",
-                             [call_id]).fetchone()
-            if row is None:
-                raise NotFound(f"no work order for call {call_id!r}; end the call first")
-            before = WorkOrder.from_json(json.loads(row["payload"]))
-            if row["status"] != "draft":
-                raise InvalidInput(f"the work order of call {call_id!r} was submitted already")
+            before = _draft(db, call_id)
             after = apply_edits(before, edits, categories)
             after.status, after.submitted_at, after.submitted_by = "submitted", self._clock(), actor
             payload = json.dumps(after.to_json(), ensure_ascii=False)
@@ -366,13 +371,7 @@ class Orders:
                    categories: Iterable[str] = CATEGORIES) -> tuple[WorkOrder, WorkOrder]:
         """The agent's edits saved on the draft (not submitted); (before, after)."""
         with self._store.tx() as db:
-            row = db.execute("SELECT payload, status FROM hotline_orders WHERE call_id = ?",
-                             [call_id]).fetchone()
-            if row is None:
-                raise NotFound(f"no work order for call {call_id!r}; end the call first")
-            before = WorkOrder.from_json(json.loads(row["payload"]))
-            if row["status"] != "draft":
-                raise InvalidInput(f"the work order of call {call_id!r} was submitted already")
+            before = _draft(db, call_id)
             after = apply_edits(before, edits, categories)
             db.execute("UPDATE hotline_orders SET payload = ? WHERE call_id = ?",
                        [json.dumps(after.to_json(), ensure_ascii=False), call_id])
