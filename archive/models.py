@@ -84,6 +84,12 @@ class Document:
     conditions: str = ""
     phone: str = ""
     online_url: str = ""
+    # provenance of a document shared by another instance (四级资源共享); all empty for this instance's own
+    origin: str = ""  # the peer instance it came from (its name in `civic peers`)
+    origin_level: str = ""  # that instance's level: national | province | city | county
+    origin_id: str = ""  # the document's id on that instance
+    # catalog elements an importer read out of the text, not from given metadata (a reviewer checks them)
+    extracted: list[str] = field(default_factory=list)
     # bookkeeping, set by the archive
     version: int = 0
     updated_at: str = ""

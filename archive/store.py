@@ -44,7 +44,7 @@ from archive.models import TRANSITIONS, Application, DocType, Document, Status, 
 from core.errors import InvalidInput, NotFound
 
 SCHEMA_VERSION = "1"
-_LIST_FIELDS = frozenset({"keywords", "materials", "steps"})
+_LIST_FIELDS = frozenset({"keywords", "materials", "steps", "extracted"})
 _DOC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Document))
 _APP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Application))
 # catalog elements a listing filters by exactly, and the text fields its words are looked for in
@@ -195,6 +195,12 @@ class Archive:
         self.db.table("changes").create(
             {"seq": int, "doc_id": str, "version": int, "at": str}, pk="seq", if_not_exists=True
         )
+        # an archive written before a Document field existed gains its column (empty for the old rows)
+        for table in ("documents", "versions"):
+            have = set(self.db.table(table).columns_dict)
+            for name in doc_cols:
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE [{table}] ADD COLUMN [{name}] TEXT DEFAULT ''")
         app_cols: dict[str, Any] = {name: str for name in _APP_FIELDS}
         self.db.table("applications").create(
             {**app_cols, "content_hash": str, "updated_at": str}, pk="app_no", if_not_exists=True

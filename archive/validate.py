@@ -27,7 +27,7 @@ OVERSIZE_BODY = "oversize_body"
 BAD_FIELD = "bad_field"  # a field of the wrong shape (e.g. keywords is a number, phone_last4 not 4 digits)
 
 DOC_DATE_FIELDS = ("issued_on", "valid_from", "valid_until")
-DOC_LIST_FIELDS = ("keywords", "materials", "steps")
+DOC_LIST_FIELDS = ("keywords", "materials", "steps", "extracted")
 DOC_TEXT_FIELDS: tuple[str, ...] = tuple(
     f.name
     for f in fields(Document)
