@@ -6,7 +6,7 @@ HOME_DIR ?= var
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog bench-wechat clean
+.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog bench-wechat bench-hotline-classifier bench-hotline-taipei clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench-hotline: setup  ## hotline: suggestions hit@3, p95 final segment -> sugges
 
 bench-hotline-classifier: setup  ## hotline classifier: n-grams vs encoder vs both on the held-out split, into bench/HOTLINE_CLASSIFIER.md
 	$(PY) -m bench.hotline_classifier_bench
+
+bench-hotline-taipei: setup  ## hotline classifier on another city's real questions (../shared/data Taipei FAQ by department), into bench/HOTLINE_TAIPEI.md
+	$(PY) -m bench.hotline_taipei
 
 bench-catalog: setup  ## catalog: combined search p50/p95 over a generated 100k-document archive, into bench/CATALOG.md
 	$(PY) -m bench.catalog_bench
