@@ -35,6 +35,17 @@ class Settings:
     engine_port: int = 0
     engine_url: str = ""  # set to use an engine someone else runs (then serve does not start one)
     engine_token: str = ""
+    # scale-out (docs/scaling.md): every engine replica a model activation must reach (comma-separated
+    # base URLs; "" = engine_url alone), where engine replicas call the actions ("" = this app's /webhook),
+    # and the shared stores of the engine replicas (endpoints.scale.yml): a PostgreSQL tracker store
+    # (postgresql://USER@HOST:PORT/DB, password in tracker_store_password) and a Redis lock store
+    # (redis://HOST:PORT/DB, password in lock_store_password); "" = tracker.db in the home, in-memory locks
+    engine_urls: str = ""
+    action_url: str = ""
+    tracker_store_url: str = ""
+    tracker_store_password: str = ""
+    lock_store_url: str = ""
+    lock_store_password: str = ""
     # staff API (/api/staff/*: hand-over tickets, releasing a paused conversation); "" disables it
     staff_token: str = ""
     rasa_bin: str = str(REPO_ROOT / ".venv-rasa" / "bin" / "rasa")
@@ -185,6 +196,7 @@ _ENV_PREFIX = "CIVIC_"
 _SECRET_KEYS = (
     "engine_token", "staff_token", "contact_key", "telegram_token", "telegram_webhook_secret", "wechat_token",
     "wechat_app_id", "wechat_app_secret", "wechat_aes_key", "session_key", "hotline_webhook_secret",
+    "tracker_store_password", "lock_store_password",
 )
 # created when secrets.toml lacks them
 _GENERATED_SECRETS = ("engine_token", "staff_token", "contact_key", "session_key")
