@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from functools import partial
 
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
-from core.errors import AccessDenied, CivicError, EngineUnavailable, InvalidInput, NotFound, TooManyAttempts
+from core.errors import (
+    AccessDenied,
+    CivicError,
+    EngineUnavailable,
+    InvalidInput,
+    NotFound,
+    StorageUnavailable,
+    TooManyAttempts,
+)
 
 log = logging.getLogger("civic.app")
 
@@ -23,6 +32,7 @@ STATUS_OF: tuple[tuple[type[CivicError], int], ...] = (
     (AccessDenied, 403),
     (TooManyAttempts, 429),
     (EngineUnavailable, 503),
+    (StorageUnavailable, 503),
 )
 
 dumps = partial(json.dumps, ensure_ascii=False)
@@ -55,6 +65,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status >= 400 and request.path.startswith("/api/"):
             return json_error(exc.status, exc.reason, "HTTPError")
         raise
+    except sqlite3.OperationalError as exc:  # a locked, read-only or full database: say which (503)
+        error = StorageUnavailable.from_sqlite(exc)
+        status, kind = status_for(error) if isinstance(error, StorageUnavailable) else (500, "InternalError")
+        log.error("%s %s: %s", request.method, request.path, error)
+        return json_error(status, str(error), kind)
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return json_error(500, "internal error; the details are in the app log", "InternalError")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from civic.commands import (
     serve_cmds,
     user_cmds,
 )
-from core.errors import CivicError
+from core.errors import CivicError, StorageUnavailable
 from core.settings import Settings, load_settings
 
 
@@ -70,5 +71,8 @@ def main() -> None:
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except sqlite3.OperationalError as exc:  # a locked, read-only or full database
+        click.echo(f"Error: {StorageUnavailable.from_sqlite(exc)}", err=True)
+        sys.exit(1)
     # non-standalone click returns ctx.exit()'s code (or a command's return value) instead of exiting
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -31,3 +31,23 @@ class AccessDenied(CivicError):
 
 class TooManyAttempts(CivicError):
     """Too many failed attempts in a short time; the message says when to try again."""
+
+
+class StorageUnavailable(CivicError):
+    """A database cannot be written: another process holds its write lock, it is read-only, or the disk is
+    full.  ``from_sqlite`` turns SQLite's OperationalError into the message an operator can act on."""
+
+    REASONS = (
+        ("locked", "is locked by another process (an import or a backup?); try again when it has finished"),
+        ("readonly", "is read-only (file permissions or a read-only mount); nothing was changed"),
+        ("disk is full", "cannot grow: the disk is full; free space, then try again (nothing was changed)"),
+        ("disk i/o", "could not be written (disk I/O error; is the disk full or failing?)"),
+    )
+
+    @classmethod
+    def from_sqlite(cls, exc: Exception) -> CivicError:
+        text = str(exc).lower().replace("read-only", "readonly").replace("read only", "readonly")
+        for needle, reason in cls.REASONS:
+            if needle in text:
+                return cls(f"the database {reason} ({exc})")
+        return CivicError(f"database error: {exc}")
