@@ -41,8 +41,10 @@ from app.admin.doc_forms import (
     listing_from_query,
 )
 from app.admin.web import environment
+from app.feeds import setup_feed_routes
 from app.keys import ARCHIVE, SETTINGS
 from archive import catalog as records
+from archive import peers as sharing
 from archive.models import DocType, Document, Status
 from archive.store import Archive, DocQuery
 from core.errors import InvalidInput, NotFound
@@ -70,7 +72,8 @@ ORIGINAL_TYPES = {
     ".wps": "application/vnd.ms-works",
 }  # anything else is sent as application/octet-stream; every original is an attachment
 VALIDITY_NAMES = {**VALIDITY_LABELS, "pending": "尚未生效 not yet in force"}
-PARAMS = (*LIST_PARAMS, "doc_no", "index_no")
+PARAMS = (*LIST_PARAMS, "doc_no", "index_no", "level")
+LEVEL_CHOICES = (*sharing.LEVELS, "local")  # level=: documents shared from that level, or this instance's own
 CACHE = "public, max-age=60"
 CATALOG_CACHE: web.AppKey[dict[str, Any]] = web.AppKey("catalog_cache", dict)
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "public"
@@ -91,8 +94,9 @@ def validity(doc: Document, on: str) -> str:
     return "pending"
 
 
-def is_public(doc: Document | None) -> bool:
-    return doc is not None and doc.status in PUBLIC
+def is_public(doc: Document | None, hidden: frozenset[str] = frozenset()) -> bool:
+    """Published, expired or abolished, and not shared by a peer that is switched off (``hidden``)."""
+    return doc is not None and doc.status in PUBLIC and not (doc.origin and doc.origin in hidden)
 
 
 def doc_href(doc_id: str) -> str:
@@ -119,6 +123,11 @@ def facets(archive: Archive, cache: dict[str, Any]) -> list[Facet]:
         counted: list[tuple[str, int]] = cache["facets"][name]
         top = sorted(counted, key=lambda vc: (-vc[1], vc[0]))[:FACET_SHOWN]
         out.append(Facet(name, FACET_NAMES[name], top, len(counted)))
+    if cache.get("levels_seq") != seq:
+        cache["levels"] = archive.facet_counts("origin_level", PUBLIC)
+        cache["levels_seq"] = seq
+    if cache["levels"]:  # 四级资源共享: only once documents are shared from other levels
+        out.append(Facet("level", "层级 Level", cache["levels"], len(cache["levels"])))
     return out
 
 
@@ -140,8 +149,10 @@ def parse_search(params: Any, on: str) -> Search:
             raise InvalidInput(f"{name} is longer than {MAX_QUERY_CHARS} characters")
     listing = listing_from_query({**{k: v for k, v in kept.items() if k != "status"},
                                   "page": params.get("page", "")}, on)
+    if kept["level"] and kept["level"] not in LEVEL_CHOICES:
+        raise InvalidInput(f"level must be one of {', '.join(LEVEL_CHOICES)}, not {kept['level'][:20]!r}")
     query = replace(listing.query, doc_no=kept["doc_no"], index_no=kept["index_no"],
-                    statuses=tuple(s.value for s in PUBLIC))
+                    statuses=tuple(s.value for s in PUBLIC), origin_level=kept["level"])
     kept.pop("status")
     return Search(kept, query, listing.page, filtered=any(kept.values()))
 
@@ -154,7 +165,8 @@ class Result:
 
 
 def search(archive: Archive, wanted: Search, on: str) -> tuple[int, list[Result]]:
-    total, docs = archive.search_documents(wanted.query, limit=PAGE_SIZE,
+    query = replace(wanted.query, hidden_origins=tuple(sorted(sharing.hidden_origins(archive))))
+    total, docs = archive.search_documents(query, limit=PAGE_SIZE,
                                            offset=(wanted.page - 1) * PAGE_SIZE, order="newest")
     out = []
     for doc in docs:
@@ -210,7 +222,7 @@ def public_history(archive: Archive, doc: Document) -> list[Document]:
 
 def doc_page(archive: Archive, doc_id: str, on: str, originals: Path, version: int = 0) -> DocPage:
     current = archive.find(doc_id)
-    if not is_public(current):
+    if not is_public(current, sharing.hidden_origins(archive)):
         raise NotFound(f"no public document with id {doc_id!r}")
     assert current is not None
     shown = current
@@ -239,7 +251,7 @@ def doc_page(archive: Archive, doc_id: str, on: str, originals: Path, version: i
 
 def public_doc(archive: Archive, doc_id: str) -> Document:
     doc = archive.find(doc_id)
-    if not is_public(doc):
+    if not is_public(doc, sharing.hidden_origins(archive)):
         raise NotFound(f"no public document with id {doc_id!r}")
     assert doc is not None
     return doc
@@ -272,7 +284,7 @@ def _archive(request: web.Request) -> Archive:
 def _page(template: str, context: dict[str, Any], status: int = 200) -> web.Response:
     html = environment().get_template(template).render(
         **context, labels=LABELS, type_labels=TYPE_LABELS, validity_names=VALIDITY_NAMES,
-        facet_names=FACET_NAMES, doc_href=doc_href,
+        facet_names=FACET_NAMES, doc_href=doc_href, level_names=sharing.LEVEL_NAMES,
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
                         headers={"Cache-Control": CACHE})
@@ -293,6 +305,7 @@ async def index(request: web.Request) -> web.Response:
         wanted.values.update({k: str(request.query.get(k, ""))[:MAX_QUERY_CHARS] for k in PARAMS
                               if k != "status"})
     navigation = await asyncio.to_thread(facets, archive, request.app[CATALOG_CACHE])
+    origins = await asyncio.to_thread(sharing.origins, archive)
     total, results = await asyncio.to_thread(search, archive, wanted, on)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     counted: dict[str, list[tuple[str, int]]] = request.app[CATALOG_CACHE]["facets"]
@@ -304,7 +317,16 @@ async def index(request: web.Request) -> web.Response:
         "pages": pages, "error": error, "types": [t.value for t in DocType],
         "validities": list(VALIDITY_LABELS), "href": lambda **kw: _query_string(wanted.values, **kw),
         "facet_href": lambda name, value: "/catalog" + _query_string({name: value}),
+        "levels": LEVEL_CHOICES, "origin_of": lambda d: _origin_name(origins, d),
     }, status)
+
+
+def _origin_name(origins: dict[str, sharing.Origin], doc: Document) -> str:
+    """A shared document's source as shown (the peer's label), "" for this instance's own."""
+    if not doc.origin:
+        return ""
+    found = origins.get(doc.origin)
+    return found.shown_as if found is not None else doc.origin
 
 
 async def browse(request: web.Request) -> web.Response:
@@ -344,7 +366,9 @@ async def document(request: web.Request) -> web.Response:
                                        request.app[SETTINGS].paths.originals_dir, _version(request))
     except NotFound as exc:  # a person's browser gets a page, not the API's JSON
         return _page("public/catalog_missing.html", {"message": str(exc)}, status=404)
-    return _page("public/catalog_doc.html", {"p": page, "d": page.doc, "today": on})
+    origins = await asyncio.to_thread(sharing.origins, archive)
+    return _page("public/catalog_doc.html", {"p": page, "d": page.doc, "today": on,
+                                             "origin": _origin_name(origins, page.doc)})
 
 
 async def record_json(request: web.Request) -> web.Response:
@@ -473,3 +497,4 @@ def setup_catalog_routes(app: web.Application) -> None:
     app.router.add_get("/catalog/doc/{doc_id}/text.txt", text_txt)
     app.router.add_get("/catalog/doc/{doc_id}/original", original)
     app.router.add_get("/sitemap.xml", sitemap)
+    setup_feed_routes(app)  # GET /api/catalog/changes: the change feed other instances subscribe to

@@ -55,6 +55,7 @@ from app.keys import (
     ComponentState,
 )
 from app.middlewares import error_middleware
+from app.peers import open_peers
 from app.routes import setup_routes
 from app.standby import Standby
 from app.workers import worker_pool
@@ -257,6 +258,7 @@ def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
             app[CHANNELS].add(connector)
             await _open_channels(app, chat or service, history, domain, log_feedback, channel_options, stack)
             await open_hotline(app, stack)
+            await open_peers(app, stack)  # other instances' feeds and their sync (app/peers.py)
             if opened is not None and callable(getattr(found, "catch_up", None)):
                 watcher = asyncio.get_running_loop().create_task(
                     _watch_index(app, found, settings.index_watch_seconds))

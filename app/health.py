@@ -3,7 +3,8 @@
 200 only when every part is healthy, 503 otherwise, so a supervisor or load balancer can act on the code.
 ``answering`` says whether citizens get answers at all (the archive and index are up), and ``mode`` how:
 ``dialogue`` with the engine, ``search`` while it trains, loads or is down; the engine part says what is
-happening ("training the dialogue model: TEDPolicy epoch 12/40, ~1 min left").
+happening ("training the dialogue model: TEDPolicy epoch 12/40, ~1 min left"); ``peers`` the sync of each
+subscribed instance (app/peers.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from app.keys import ARCHIVE, ENGINE_MONITOR, STATES, ComponentState
 from app.middlewares import dumps
+from app.peers import peer_states
 
 STARTED_AT = time.time()
 
@@ -48,5 +50,8 @@ async def healthz(request: web.Request) -> web.Response:
         "app": {"ok": True, "pid": os.getpid(), "uptime_s": round(time.time() - STARTED_AT, 1)},
         "engine": engine,
         **parts,
+        # each subscribed instance: last sync, cursor, last error, clashes (not part of ``status``: a peer
+        # that is down does not stop this instance from answering)
+        "peers": {name: state async for name, state in peer_states(app)},
     }
     return web.json_response(body, status=200 if healthy else 503, dumps=dumps)

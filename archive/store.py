@@ -106,6 +106,10 @@ class DocQuery:
     doc_no: str = ""
     index_no: str = ""
     statuses: tuple[str, ...] = ()
+    # 四级资源共享: only documents shared from this level ("local" = this instance's own), and never those of
+    # a switched-off origin (archive/peers.py: ``hidden_origins``)
+    origin_level: str = ""
+    hidden_origins: tuple[str, ...] = ()
 
 
 def _now() -> str:
@@ -449,8 +453,9 @@ class Archive:
         return _row_doc(rows[0])
 
     def facet_counts(self, column: str, statuses: Iterable[Status | str]) -> list[tuple[str, int]]:
-        """(value, how many current documents in ``statuses`` have it) for one catalog element, by value."""
-        if column not in _FACETS:
+        """(value, how many current documents in ``statuses`` have it) for one catalog element, by value
+        (``origin_level`` too: the levels of shared documents)."""
+        if column not in (*_FACETS, "origin_level"):
             raise InvalidInput(f"{column!r} is not a catalog element one can filter by")
         wanted = [Status(s).value for s in statuses]
         sql = (f"SELECT [{column}] AS v, count(*) AS n FROM documents WHERE [{column}] != ''"
@@ -521,6 +526,13 @@ class Archive:
             if value:
                 clauses.append(f"[{column}] = ?")
                 params.append(value)
+        if q.origin_level:  # the listing table has no origin columns: asked of the documents by rowid
+            clauses.append("rowid IN (SELECT rowid FROM documents WHERE origin_level = ?)")
+            params.append("" if q.origin_level == "local" else q.origin_level)
+        if q.hidden_origins:
+            marks = ", ".join("?" * len(q.hidden_origins))
+            clauses.append(f"rowid NOT IN (SELECT rowid FROM documents WHERE origin IN ({marks}))")
+            params += list(q.hidden_origins)
         if q.issued_from:
             clauses.append("issued_on != '' AND issued_on >= ?")
             params.append(q.issued_from)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from archive.models import Application, DocType, Document, Status
 from nlu.names import aliases, names
-from retrieval.citations import replacement
+from retrieval.citations import cite, replacement
 from retrieval.normalize import to_simplified
 from retrieval.types import Citation, Filters, Hit
 
@@ -208,4 +208,4 @@ class BotContext:
         return replacement(self.archive, doc, self.today())
 
     def citation(self, doc: Document) -> Citation:
-        return Citation.of(doc, self.today())
+        return cite(self.archive, doc, self.today())

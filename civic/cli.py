@@ -14,6 +14,7 @@ from civic.commands import (
     channel_cmds,
     curation_cmds,
     hotline_cmds,
+    peer_cmds,
     retrieval_cmds,
     review_cmds,
     serve_cmds,
@@ -51,7 +52,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 _MODULES = (archive_cmds, retrieval_cmds, serve_cmds, channel_cmds, review_cmds, curation_cmds, user_cmds,
-            hotline_cmds, catalog_cmds)
+            hotline_cmds, catalog_cmds, peer_cmds)
 for _module in _MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)

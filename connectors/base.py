@@ -102,7 +102,8 @@ def as_plain_text(message: dict[str, Any], labels: Callable[[str], str] | None =
         else:
             lines.append(f"{label(name)}: {value}")
     for c in message.get("citations") or []:
-        parts = [c.get("title", ""), c.get("doc_no", ""), c.get("issuer", ""), c.get("issued_on", "")]
+        parts = [c.get("title", ""), c.get("doc_no", ""), c.get("issuer", ""), c.get("issued_on", ""),
+                 f"来源：{c['origin']}" if c.get("origin") else ""]
         mark = f" [{label(c['status'])}]" if c.get("status") in {"expired", "abolished"} else ""
         lines.append("〔" + " ".join(p for p in parts if p) + "〕" + mark)
     for i, b in enumerate(message.get("buttons") or [], 1):

@@ -66,13 +66,15 @@ def _link(title: str, url: str) -> Line:
 
 def citation_lines(citations: Iterable[dict[str, Any]], texts: ChannelTexts, lang: str,
                    urls_inline: bool = False) -> list[Line]:
-    """One line per citation: title (linked), 文号, issuer, date, and a mark when it is no longer valid.
+    """One line per citation: title (linked), 文号, issuer, date, the issuing instance of a shared document
+    (「来源：示范省人民政府」), and a mark when it is no longer valid.
     ``urls_inline`` writes the address after the title (a channel without HTML links)."""
     out: list[Line] = []
     for c in citations:
         title = str(c.get("title") or c.get("id") or "")
         meta = [f"{texts.say('doc_no', lang)} {c['doc_no']}" if c.get("doc_no") else "",
-                str(c.get("issuer") or ""), str(c.get("issued_on") or "")]
+                str(c.get("issuer") or ""), str(c.get("issued_on") or ""),
+                f"{texts.say('origin', lang)}{c['origin']}" if c.get("origin") else ""]
         flag = INACTIVE.get(str(c.get("status") or ""))
         if flag is None and c.get("is_current") is False and c.get("status") == "published":
             flag = "status_lapsed"

@@ -70,6 +70,8 @@ class Settings:
     # seconds between the app's checks of the archive's change sequence (new, changed, expired documents
     # reach the running app's search this often; retrieval/live.py)
     index_watch_seconds: float = 1.0
+    # seconds between polls of each subscribed instance's change feed (app/peers.py, docs/catalog.md)
+    peer_poll_seconds: float = 10.0
     # the admin console's analytics count local days and weeks in this IANA time zone (app.db keeps UTC)
     time_zone: str = "Asia/Shanghai"
     # channels (docs/channels.md): a channel whose token is empty is off and its routes answer 404
@@ -158,6 +160,11 @@ class HomePaths:
     def negative_list(self) -> Path:
         """The city's negative list: matters not to be published, one term per line, ``#`` comments."""
         return self.review_dir / "negative_list.txt"
+
+    @property
+    def peers_dir(self) -> Path:
+        """The feed tokens of subscribed instances (``civic peers add``), one 0600 file per peer."""
+        return self.root / "peers"
 
     @property
     def hotline_dir(self) -> Path:

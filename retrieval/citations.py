@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from archive.models import Document, Status
+from archive.peers import origin_label
 from retrieval.types import Citation
 
 MAX_CHAIN = 10  # replaced_by links followed at most (a cycle in bad data must not hang a search)
@@ -34,9 +35,14 @@ def replacement(archive: Any, doc: Document, today: str) -> Document | None:
     return last
 
 
+def cite(archive: Any, doc: Document, today: str) -> Citation:
+    """The citation of ``doc``, a shared document's naming the peer it came from by its label."""
+    return Citation.of(doc, today, origin_label(archive, doc))
+
+
 def superseded_citation(archive: Any, doc: Document, today: str) -> Citation | None:
     """For a document that is not current: the citation of its replacement (None when it has none)."""
     if doc.is_current(today):
         return None
     repl = replacement(archive, doc, today)
-    return Citation.of(repl, today) if repl is not None else None
+    return cite(archive, repl, today) if repl is not None else None

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from core.dates import local_today
-from retrieval.citations import superseded_citation
+from retrieval.citations import cite, superseded_citation
 from retrieval.config import RetrievalConfig
 from retrieval.lexical import LexicalParams
 from retrieval.lifecycle import IndexLifecycle
@@ -32,7 +32,7 @@ from retrieval.rerank import QueryContext, RerankModel, load_default
 from retrieval.rerank import features as rerank_features
 from retrieval.state import IndexState
 from retrieval.tokenize import Tokenizer
-from retrieval.types import BuildReport, Citation, Filters, Hit
+from retrieval.types import BuildReport, Filters, Hit
 from retrieval.validity import current_first
 from retrieval.validity import shown as shown_documents
 
@@ -276,7 +276,7 @@ class Retriever:
         if not include_inactive:
             ranked = current_first(self.archive, ranked, today, self.fusion.current_tie)
         for _, scored, doc, current in shown_documents(self.archive, ranked, today, include_inactive):
-            citation = Citation.of(doc, today)
+            citation = cite(self.archive, doc, today)
             shown = [replace(p, highlight=highlight(p.text, terms)) for p, _ in scored.passages]
             hits.append(Hit(
                 doc_id=doc.id, doc_type=doc.type, title=doc.title,

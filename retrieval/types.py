@@ -71,9 +71,14 @@ class Citation:
     valid_from: str
     valid_until: str
     is_current: bool
+    # a document shared by another instance: who issued it (the peer's label, 「来源：示范省人民政府」) and
+    # its level (archive/peers.py); both empty for this instance's own documents
+    origin: str = ""
+    origin_level: str = ""
 
     @classmethod
-    def of(cls, doc: Document, today: str) -> Citation:
+    def of(cls, doc: Document, today: str, origin: str = "") -> Citation:
+        """``origin`` is how the peer the document came from is named (``retrieval.citations.cite``)."""
         return cls(
             id=doc.id,
             title=doc.title,
@@ -85,6 +90,8 @@ class Citation:
             valid_from=doc.valid_from,
             valid_until=doc.valid_until,
             is_current=doc.is_current(today),
+            origin=origin or doc.origin,
+            origin_level=doc.origin_level,
         )
 
     def to_dict(self) -> dict[str, Any]:

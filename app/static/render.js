@@ -112,6 +112,7 @@ window.CivicChat.makeRender = function (t) {
       if (c.doc_no) { meta.push(t("doc_no") + " " + c.doc_no); }
       if (c.issuer) { meta.push(c.issuer); }
       if (c.issued_on) { meta.push(c.issued_on); }
+      if (c.origin) { meta.push(t("origin") + c.origin); }
       if (meta.length) { li.appendChild(el("p", "meta", meta.join(" · "))); }
       if (flag) {
         li.appendChild(el("p", "warn", t("inactive_note", { s: t(flag) })));
