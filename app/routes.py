@@ -31,6 +31,7 @@ from app.health import healthz
 from app.hotline import setup_hotline_routes
 from app.keys import CHAT, HISTORY, SETTINGS, TELEGRAM_CONNECTOR, WEB_CONNECTOR, WECHAT_CONNECTOR
 from app.middlewares import dumps
+from app.openapi import setup_openapi
 from app.public import setup_public_routes
 from app.staff import setup_staff_routes
 from app.staff_console import setup_staff_console
@@ -88,6 +89,7 @@ def setup_routes(app: web.Application) -> None:
     setup_admin_routes(app)
     setup_public_routes(app)
     setup_catalog_routes(app)
+    setup_openapi(app)  # GET /api/openapi.json: every route above, described (app/openapi.py)
     setup_hotline_routes(app)
     setup_staff_console(app)
     setup_webchat_page(app)
