@@ -154,7 +154,8 @@ async def admin_middleware(request: web.Request, handler: Handler) -> web.Stream
             limit = request.app[SETTINGS].max_upload_bytes
             return _refuse(request, 413, f"the upload is larger than {limit // (1024 * 1024)} MB, the limit: "
                                          "split the file or import it with `civic import` on the server")
-        if not presented or not hmac.compare_digest(presented, expected):
+        # bytes: compare_digest refuses str with non-ASCII characters (TypeError, a 500 before)
+        if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
             return _refuse(request, 403, CSRF_REFUSED)
     request[SESSION] = session
     return await handler(request)
