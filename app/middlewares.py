@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_log import AccessLogger
 
 from core.errors import (
@@ -70,6 +71,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         status, kind = status_for(error) if isinstance(error, StorageUnavailable) else (500, "InternalError")
         log.error("%s %s: %s", request.method, request.path, error)
         return json_error(status, str(error), kind)
+    except HttpProcessingError as exc:
+        # a body aiohttp could not parse while a handler read it (a malformed multipart part's headers):
+        # the client's fault, not a 500
+        return json_error(400, f"the request body is malformed: {exc.message or exc}", "InvalidInput")
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return json_error(500, "internal error; the details are in the app log", "InternalError")
