@@ -57,7 +57,7 @@ from app.keys import (
 from app.middlewares import error_middleware
 from app.peers import open_peers
 from app.routes import setup_routes
-from app.standby import Standby
+from app.standby import Standby, person_phrases
 from app.workers import worker_pool
 from archive.store import Archive
 from bot.context import BotContext, Tuning
@@ -239,7 +239,7 @@ def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
                                  tuning=Tuning.from_extra(settings.extra),
                                  today=lambda: local_today(settings.time_zone))
                 app[ACTIONS] = ActionRunner(bot, domain)
-                standby = Standby(bot, domain)
+                standby = Standby(bot, domain, person_phrases(settings.project_dir))
             else:
                 log.warning("no archive: the action endpoint answers 503 until the app restarts with one")
             compactor = Compactor.for_domain(settings.max_session_events, conversations, domain)

@@ -5,7 +5,9 @@ background; later, whenever the engine is down or restarting, the same happens. 
 passage of the archive with its citation and validity label, plainly marked as a search result (「智能对话正在
 启动，以下是检索结果」), with the status check and a person offered as buttons:
 
-* ``/request_human`` opens a hand-over ticket and pauses the bot for the session, as the dialogue does;
+* ``/request_human`` opens a hand-over ticket and pauses the bot for the session, as the dialogue does, and
+  so does a typed request for a person that is one of the training data's ``request_human`` examples
+  (「转人工」; found by the issue-16 drill: typed, it used to get a search result);
 * ``/ask_status``, or any message carrying an application number, starts the status check: number, then the
   phone's last 4 digits, checked by the same rule as the dialogue's form (``bot.status.check_digits``);
 * a message naming a policy by its 文号 is answered from that policy, in force or not (an abolished one is
@@ -20,8 +22,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from app.messages import response
 from bot.context import BotContext
@@ -49,10 +55,37 @@ def _payload(text: str) -> tuple[str, dict[str, Any]]:
     return head.strip(), entities if isinstance(entities, dict) else {}
 
 
+_NOISE = re.compile(r"[\s\W_]+")
+
+
+def _plain(text: str) -> str:
+    return _NOISE.sub("", text).lower()
+
+
+def person_phrases(project_dir: Path) -> frozenset[str]:
+    """The ``request_human`` examples of the project's NLU data (data/nlu/*.yml), without punctuation."""
+    found: set[str] = set()
+    for path in sorted((project_dir / "data" / "nlu").glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for block in data.get("nlu") or []:
+            if isinstance(block, dict) and block.get("intent") == "request_human":
+                lines = str(block.get("examples") or "").splitlines()
+                found.update(_plain(line.strip().removeprefix("- ")) for line in lines)
+    return frozenset(p for p in found if p)
+
+
 class Standby:
-    def __init__(self, ctx: BotContext, domain: dict[str, Any]) -> None:
+    def __init__(self, ctx: BotContext, domain: dict[str, Any],
+                 persons: frozenset[str] = frozenset()) -> None:
         self.ctx = ctx
         self.domain = domain
+        self.persons = persons  # typed requests for a person (person_phrases)
+
+    def asks_for_person(self, text: str) -> bool:
+        """The whole message is a request for a person, or a short one holding one (「我要转人工」)."""
+        plain = _plain(text)
+        return plain in self.persons or (
+            len(plain) <= 12 and any(len(p) >= 3 and p in plain for p in self.persons))
 
     async def answer(self, session: str, text: str, lang: str) -> StandbyReply:
         """The reply to ``text`` (already masked) while the engine is not ready."""
@@ -60,6 +93,8 @@ class Standby:
 
     def _answer(self, session: str, text: str, lang: str) -> StandbyReply:
         conversations = self.ctx.conversations
+        if not is_payload(text) and self.asks_for_person(text):
+            text = "/request_human"
         if is_payload(text):
             intent, entities = _payload(text)
             if intent == "request_human":
