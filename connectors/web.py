@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Protocol
@@ -36,7 +37,7 @@ from aiohttp import WSMsgType, web
 from connectors.base import Capabilities, ChatHandler, Connector, Inbound, Outbound
 from connectors.history import FEEDBACK_VALUES, History, Turn
 from connectors.ratelimit import RateLimiter
-from core.errors import EngineUnavailable, InvalidInput
+from core.errors import EngineUnavailable, InvalidInput, StorageUnavailable
 from core.inputs import EmptyText, TextTooLong, channel_session, check_key
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,9 @@ class WebConnector(Connector):
             return {"code": "unavailable"}
         except InvalidInput:
             return {"code": "bad_request"}
+        except sqlite3.OperationalError as exc:  # app.db locked, read-only or its disk full: say so
+            log.error("web chat turn not stored: %s", StorageUnavailable.from_sqlite(exc))
+            return {"code": "unavailable"}
         except Exception:
             log.exception("web chat turn failed")
             return {"code": "internal"}
