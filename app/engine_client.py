@@ -7,10 +7,15 @@ to know about the turn (intent, session size, the form's state), so nothing abou
 between calls. The HTTP API (``/status``, ``/model/parse``, ``/conversations/…/execute``) is called with the
 engine's token. Any failure to reach the engine or to understand its answer raises
 ``core.errors.EngineUnavailable``.
+
+Several engine replicas (docs/scaling.md): turns, status and health go to the one base URL (an nginx
+upstream over the replicas, which share the tracker and lock stores); a model activation must reach every
+replica, so ``load_model`` loads the model into each of ``replicas`` (the ``engine_urls`` setting) in turn.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -79,10 +84,13 @@ def _turn(data: Any) -> EngineTurn:
 class RasaClient:
     """Talks to one Rasa engine.  Use as ``async with RasaClient(...) as engine`` or call ``close()``."""
 
-    def __init__(self, base_url: str, token: str = "", timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, token: str = "", timeout: float = 30.0,
+                 replicas: Sequence[str] = ()) -> None:
         if not base_url:
             raise EngineUnavailable("no engine URL configured")
         self.base_url = base_url.rstrip("/")
+        # every engine a model activation must reach; none named: the one at base_url
+        self.replicas = [url.rstrip("/") for url in replicas] or [self.base_url]
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(5.0, timeout))
         self._session: aiohttp.ClientSession | None = None
@@ -111,9 +119,9 @@ class RasaClient:
 
     async def _request(
         self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None, base: str | None = None,
     ) -> Any:
-        url = self.base_url + path
+        url = (base or self.base_url) + path
         limit = aiohttp.ClientTimeout(total=timeout, connect=min(5.0, timeout)) if timeout else self.timeout
         try:
             async with self.session.request(method, url, json=json, params=params, timeout=limit) as resp:
@@ -127,7 +135,7 @@ class RasaClient:
             raise
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             reason = type(exc).__name__ if isinstance(exc, TimeoutError) else str(exc)
-            raise EngineUnavailable(f"engine at {self.base_url} not answering: {reason}") from exc
+            raise EngineUnavailable(f"engine at {base or self.base_url} not answering: {reason}") from exc
 
     async def send(
         self, session: str, text: str, metadata: dict[str, Any] | None = None, intent: str | None = None
@@ -155,10 +163,32 @@ class RasaClient:
         return data
 
     async def load_model(self, model_file: str, timeout: float = 180.0) -> None:
-        """Hot-swap: the engine loads ``model_file`` (an absolute path) with ``PUT /model``; it stalls while
-        loading and keeps the old model when the load fails.  The supervisor and the curation loop use it."""
-        await self._request("PUT", "/model", json={"model_file": model_file}, params=self._auth(),
-                            timeout=timeout)
+        """Hot-swap: each engine replica loads ``model_file`` (an absolute path on their shared home) with
+        ``PUT /model``, one after the other so the others go on answering; an engine stalls while loading and
+        keeps the old model when the load fails.  The supervisor and the curation loop use it.  A replica
+        that fails stops the round: EngineUnavailable names it and those already swapped."""
+        done: list[str] = []
+        for base in self.replicas:
+            try:
+                await self._request("PUT", "/model", json={"model_file": model_file}, params=self._auth(),
+                                    timeout=timeout, base=base)
+            except EngineUnavailable as exc:
+                if not done:
+                    raise
+                raise EngineUnavailable(f"{exc}; already loaded by {', '.join(done)} (the replicas now "
+                                        "differ: activate again)") from exc
+            done.append(base)
+
+    async def loaded_models(self) -> dict[str, str]:
+        """Each replica's loaded model file ("" when it has none or does not answer)."""
+        found = {}
+        for base in self.replicas:
+            try:
+                data = await self._request("GET", "/status", params=self._auth(), timeout=5.0, base=base)
+            except EngineUnavailable:
+                data = {}
+            found[base] = str(data.get("model_file") or "") if isinstance(data, dict) else ""
+        return found
 
     async def status(self, timeout: float | None = None) -> dict[str, Any]:
         """The engine's ``/status``: loaded model file and id, running training jobs."""
@@ -176,8 +206,14 @@ class RasaClient:
         return EngineHealth(reachable=True, model=str(data.get("model_file") or ""))
 
 
-async def load_model(engine_url: str, token: str, model: Path, timeout: float = 180.0) -> None:
-    """``PUT /model`` on the engine at ``engine_url`` with a client of its own (the supervisor's and the
-    CLI's hot-swap); raises EngineUnavailable when the engine cannot load it."""
-    async with RasaClient(engine_url, token, timeout=timeout) as client:
+async def load_model(engine_url: str, token: str, model: Path, timeout: float = 180.0,
+                     replicas: Sequence[str] = ()) -> None:
+    """``PUT /model`` on the engine at ``engine_url`` (or on each of ``replicas``) with a client of its own
+    (the supervisor's and the CLI's hot-swap); raises EngineUnavailable when an engine cannot load it."""
+    async with RasaClient(engine_url, token, timeout=timeout, replicas=replicas) as client:
         await client.load_model(str(Path(model).resolve()), timeout=timeout)
+
+
+def replica_urls(value: str) -> list[str]:
+    """The ``engine_urls`` setting (comma- or space-separated base URLs) as a list."""
+    return [url for url in value.replace(",", " ").split() if url]

@@ -30,7 +30,7 @@ from app.chat import ChatService
 from app.compaction import Compactor
 from app.contacts import ContactVault
 from app.conversations import Conversations
-from app.engine_client import Engine, RasaClient
+from app.engine_client import Engine, RasaClient, replica_urls
 from app.engine_state import EngineMonitor
 from app.hotline import open_hotline
 from app.keys import (
@@ -226,7 +226,8 @@ def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
             app[AUDIT] = audit_log
             domain_dir = settings.project_dir / "domain"
             domain = load_domain(domain_dir) if domain_dir.exists() else {}
-            client: Engine = engine or RasaClient(engine_url(settings), settings.engine_token, ENGINE_TIMEOUT)
+            client: Engine = engine or RasaClient(engine_url(settings), settings.engine_token, ENGINE_TIMEOUT,
+                                                  replicas=replica_urls(settings.engine_urls))
             stack.push_async_callback(client.close)
             app[ENGINE] = client
             monitor = EngineMonitor(client, paths.training_progress)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import signal
@@ -34,13 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
+from urllib.parse import unquote, urlencode, urlsplit
 
 from app.accounts import Accounts
 from app.engine_client import load_model
 from civic.home import instance_lock, prepare_home
 from civic.train import TrainResult, current_model, needs_training, prepare_inputs, rasa_env, train
 from core import progress
-from core.errors import CivicError, EngineUnavailable
+from core.errors import CivicError, ConfigError, EngineUnavailable
 from core.settings import REPO_ROOT, Settings
 
 Echo = Callable[[str], None]
@@ -53,6 +55,8 @@ STABLE_AFTER = 60.0  # a child that ran this long restarts with the shortest bac
 PROGRESS_PERIOD = 15.0  # seconds between training progress lines on the console
 SWAP_TIMEOUT = 180.0  # seconds the engine may take to load a new model
 PR_SET_PDEATHSIG = 1
+ROLES = ("all", "engine", "app")  # `civic serve --role`: both processes, or one replica (docs/scaling.md)
+SCALE_ENDPOINTS = "endpoints.scale.yml"
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -107,6 +111,42 @@ def unhealthy_parts(body: str) -> str:
             reason = str(part.get("detail") or part.get("error") or "not ok")
             parts.append(f"{name}: {reason[:120]}")
     return "; ".join(parts) or "unknown"
+
+
+def endpoint_profile(settings: Settings) -> tuple[Path, dict[str, str]]:
+    """The engine's endpoints file and the variables it reads: tracker.db in the home and in-memory locks,
+    or, when the settings name both shared stores, the scale-out profile (PostgreSQL tracker store, Redis
+    lock store) with the URLs split into parts and the passwords from the secrets."""
+    tracker, locks = settings.tracker_store_url, settings.lock_store_url
+    if not tracker and not locks:
+        return settings.project_dir / "endpoints.yml", {"CIVIC_TRACKER_DB": str(settings.paths.tracker_db)}
+    if not (tracker and locks):
+        raise ConfigError("tracker_store_url and lock_store_url go together: engine replicas sharing a "
+                          "tracker store need a shared lock store (docs/scaling.md)")
+    db, redis = urlsplit(tracker), urlsplit(locks)
+    if db.scheme not in ("postgresql", "postgres") or not db.hostname or not db.path.strip("/"):
+        raise ConfigError(f"tracker_store_url must be postgresql://USER@HOST:PORT/DB, not {tracker!r}")
+    if redis.scheme != "redis" or not redis.hostname:
+        raise ConfigError(f"lock_store_url must be redis://HOST:PORT/DB, not {locks!r}")
+    if db.password is not None or redis.password is not None:
+        raise ConfigError("no password in tracker_store_url / lock_store_url: put it in secrets.toml as "
+                          "tracker_store_password / lock_store_password (or CIVIC_TRACKER_STORE_PASSWORD, "
+                          "CIVIC_LOCK_STORE_PASSWORD)")
+    profile = settings.project_dir / SCALE_ENDPOINTS
+    if not profile.exists():  # a snapshot of the Rasa project made before the profile existed
+        profile = REPO_ROOT / SCALE_ENDPOINTS
+    return profile, {
+        "CIVIC_TRACKER_DIALECT": "postgresql",
+        "CIVIC_TRACKER_HOST": db.hostname,
+        "CIVIC_TRACKER_PORT": str(db.port or 5432),
+        "CIVIC_TRACKER_NAME": unquote(db.path.strip("/")),
+        "CIVIC_TRACKER_USER": unquote(db.username or ""),
+        "CIVIC_TRACKER_PASSWORD": settings.tracker_store_password,
+        "CIVIC_LOCK_HOST": redis.hostname,
+        "CIVIC_LOCK_PORT": str(redis.port or 6379),
+        "CIVIC_LOCK_DB": redis.path.strip("/") or "1",
+        "CIVIC_LOCK_PASSWORD": settings.lock_store_password,
+    }
 
 
 @dataclass
@@ -207,20 +247,28 @@ class BackgroundTraining:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, *, echo: Echo = print) -> None:
+    def __init__(self, settings: Settings, *, echo: Echo = print, role: str = "all") -> None:
+        if role not in ROLES:
+            raise ConfigError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if role == "app" and not settings.engine_url:
+            raise ConfigError("an app replica (--role app) needs engine_url: the engines' one URL")
         self.settings = settings
         self.echo = echo
+        self.role = role
         self.paths = settings.paths.ensure()
         self.stopping = False
         self.children: list[Child] = []
         self.engine: Child | None = None
         self.training: BackgroundTraining | None = None
-        self.external_engine = bool(settings.engine_url)
+        # an engine replica is its own engine, whatever engine_url (the replicas' shared URL) says
+        self.external_engine = role != "engine" and bool(settings.engine_url)
         self.engine_port = settings.engine_port or free_port()
-        self.engine_url = settings.engine_url or f"http://127.0.0.1:{self.engine_port}"
+        local = f"http://127.0.0.1:{self.engine_port}"
+        self.engine_url = local if role == "engine" else settings.engine_url or local
         check_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
         self.url = f"http://{check_host}:{settings.port}/"
-        self.state_file = self.paths.root / "serve.json"
+        # a replica's state file is its own (the curation CLI reads serve.json for the engine's URL)
+        self.state_file = self.paths.root / state_name(settings, role, "json")
         self._serve_log = (self.paths.logs_dir / "serve.log").open("a", encoding="utf-8")
         self._say_lock = threading.Lock()
         self.answering = False
@@ -240,18 +288,20 @@ class Supervisor:
         if model is None:
             raise CivicError(f"no trained model in {self.paths.models_dir}; run `civic train`")
         env = rasa_env(self.settings)
-        env["CIVIC_TRACKER_DB"] = str(self.paths.tracker_db)
-        env["CIVIC_ACTION_URL"] = f"{self.url}webhook"
+        endpoints, stores = endpoint_profile(self.settings)
+        env.update(stores)
+        env["CIVIC_ACTION_URL"] = self.settings.action_url or f"{self.url}webhook"
         project = self.settings.project_dir
         argv = [
             self.settings.rasa_bin, "run",
             "--enable-api", f"--auth-token={self.settings.engine_token}",
             "-i", "127.0.0.1", "-p", str(self.engine_port),
             "-m", str(model.parent),  # the newest model: a restart picks up `civic train`'s
-            "--endpoints", str(project / "endpoints.yml"),
+            "--endpoints", str(endpoints),
             "--credentials", str(project / "credentials.yml"),
         ]  # fmt: skip
-        return Child("engine", argv, env, self.paths.logs_dir / "rasa.log", self.paths.root)
+        log = "rasa.log" if self.role == "all" else f"rasa-{self.engine_port}.log"
+        return Child("engine", argv, env, self.paths.logs_dir / log, self.paths.root)
 
     def app_child(self) -> Child:
         env = dict(os.environ)
@@ -266,7 +316,8 @@ class Supervisor:
         launcher = [str(script)] if script.exists() else inline
         argv = [*launcher, "app-worker"]
         argv += ["--host", self.settings.host, "--port", str(self.settings.port)]
-        return Child("app", argv, env, self.paths.logs_dir / "app.log", REPO_ROOT)
+        log = "app.log" if self.role == "all" else f"app-{self.settings.port}.log"
+        return Child("app", argv, env, self.paths.logs_dir / log, REPO_ROOT)
 
     def start_engine(self) -> None:
         self.engine = self.engine_child()
@@ -333,6 +384,26 @@ class Supervisor:
             return False
         self.say(f"the engine loaded {model.name}")
         return True
+
+    def observe_engine(self, started: float) -> bool:
+        """An engine replica: announce when its /status names a loaded model (and when that stops);
+        False when it never did within STARTUP_TIMEOUT."""
+        query = urlencode({"token": self.settings.engine_token})
+        ok, body = http_ok(f"{self.engine_url}/status?{query}", timeout=5)
+        model = str(_health(body).get("model_file") or "") if ok else ""
+        if model and not self.ready:
+            self.ready = self.answering = True
+            again = self.was_ready
+            self.was_ready = True
+            self.say("engine healthy again" if again
+                     else f"Civic Assistant engine is ready: {self.engine_url}")
+            if not again:
+                self.say(f"  model {Path(model).name}, actions at {self.settings.action_url or self.url}, "
+                         f"dialogue ready after {time.monotonic() - started:.1f} s; press Ctrl-C to stop")
+        elif self.ready and not model:
+            self.ready = False
+            self.say(f"engine degraded: {body[:200]}")
+        return self.answering or time.monotonic() - started < STARTUP_TIMEOUT
 
     def report_training(self) -> None:
         found = progress.read(self.paths.training_progress)
@@ -408,7 +479,8 @@ class Supervisor:
         self._serve_log.close()
 
     def run(self) -> int:
-        ensure_port_free(self.settings.host, self.settings.port, "app")
+        if self.role != "engine":
+            ensure_port_free(self.settings.host, self.settings.port, "app")
         if not self.external_engine:
             ensure_port_free("127.0.0.1", self.engine_port, "engine")
             if not Path(self.settings.rasa_bin).exists():
@@ -417,13 +489,17 @@ class Supervisor:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         started = time.monotonic()
         try:
-            app = self.app_child()
-            self.children.append(app)
-            app.start()
-            self.say(f"started app (pid {app.pid}); log: {app.log_path}")
-            self.write_state()
+            app = None
+            if self.role != "engine":
+                app = self.app_child()
+                self.children.append(app)
+                app.start()
+                self.say(f"started app (pid {app.pid}); log: {app.log_path}")
+                self.write_state()
             if self.external_engine:
                 self.say(f"Using the engine at {self.engine_url}; not training a local model")
+            elif self.role == "engine":  # replicas never train: `civic train` once, then start them
+                self.start_engine()  # (no model: engine_child says to run `civic train`)
             else:
                 self.plan_engine()
             next_probe = next_progress = 0.0
@@ -432,9 +508,10 @@ class Supervisor:
                 self.check_training()
                 now = time.monotonic()
                 if now >= next_probe:
-                    if not self.observe(started):
-                        self.say(f"the app did not answer within {STARTUP_TIMEOUT:.0f} s "
-                                 f"(log: {app.log_path})")
+                    if not (self.observe(started) if app else self.observe_engine(started)):
+                        child = app or self.engine
+                        self.say(f"the {child.name if child else 'engine'} did not answer within "
+                                 f"{STARTUP_TIMEOUT:.0f} s (log: {child.log_path if child else '-'})")
                         return 1
                     next_probe = now + (HEALTH_PERIOD if self.answering else 0.5)
                 if self.training is not None and now >= next_progress:
@@ -449,8 +526,43 @@ class Supervisor:
                 signal.signal(sig, handler)
 
 
-def serve(settings: Settings, *, demo: bool = True, echo: Echo = print) -> int:
-    """Prepare the home (seed, index), then run and supervise until stopped, training in the background."""
+def state_name(settings: Settings, role: str, ext: str) -> str:
+    """serve.json / serve.lock for `civic serve`; serve.engine-PORT.json, serve.app-PORT.lock, ... for a
+    replica (several run on one home)."""
+    if role == "all":
+        return f"serve.{ext}"
+    return f"serve.{role}-{settings.engine_port if role == 'engine' else settings.port}.{ext}"
+
+
+def replica_lock(settings: Settings, role: str) -> IO[str]:
+    """One replica per role and port on a home (``instance_lock`` is one `civic serve` per home)."""
+    path = settings.paths.ensure().root / state_name(settings, role, "lock")
+    fh = path.open("a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        fh.close()
+        raise CivicError(f"an {role} replica on that port already runs on {settings.home}") from exc
+    return fh
+
+
+def serve_replica(settings: Settings, role: str, *, echo: Echo = print) -> int:
+    """One engine or app replica on a prepared home (docs/scaling.md): no seeding, indexing or training,
+    which replicas starting together would race on; `civic train` prepares the home once."""
+    if role == "engine" and not settings.engine_port:
+        raise ConfigError("an engine replica needs --engine-port (nginx's upstream names it)")
+    lock = replica_lock(settings, role)
+    try:
+        return Supervisor(settings, echo=echo, role=role).run()
+    finally:
+        lock.close()
+
+
+def serve(settings: Settings, *, demo: bool = True, echo: Echo = print, role: str = "all") -> int:
+    """Prepare the home (seed, index), then run and supervise until stopped, training in the background.
+    ``role`` "engine" or "app" runs one replica instead (``serve_replica``)."""
+    if role != "all":
+        return serve_replica(settings, role, echo=echo)
     lock = instance_lock(settings)
     # SIGTERM or SIGINT while seeding or indexing unwinds like Ctrl-C
     # (set explicitly: a shell's background job starts with SIGINT ignored)

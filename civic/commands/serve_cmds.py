@@ -24,13 +24,18 @@ def _echo(message: str) -> None:
 @click.option("--port", type=int, help="Port of the app (default 8000).")
 @click.option("--engine-port", type=int, help="Port of the Rasa engine on 127.0.0.1 (default: a free one).")
 @click.option("--no-demo", is_flag=True, help="Do not seed the demo corpus into an empty archive.")
+@click.option("--role", type=click.Choice(serving.ROLES), default="all", show_default=True,
+              help="Run one replica on a prepared home: an engine (on --engine-port) or an app (on --port, "
+                   "reaching the engines at --engine-url); docs/scaling.md.")
+@click.option("--engine-url", help="The engines' one URL (an nginx upstream) for an app replica.")
 @click.pass_context
 def serve(
-    ctx: click.Context, host: str | None, port: int | None, engine_port: int | None, no_demo: bool
+    ctx: click.Context, host: str | None, port: int | None, engine_port: int | None, no_demo: bool,
+    role: str, engine_url: str | None,
 ) -> int:
     """Seed, index and train what is missing, then run the engine and the app until Ctrl-C."""
-    settings = _settings(ctx, host=host, port=port, engine_port=engine_port)
-    return serving.serve(settings, demo=not no_demo, echo=_echo)
+    settings = _settings(ctx, host=host, port=port, engine_port=engine_port, engine_url=engine_url)
+    return serving.serve(settings, demo=not no_demo, echo=_echo, role=role)
 
 
 @click.command()
