@@ -6,7 +6,7 @@ HOME_DIR ?= var
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog bench-wechat bench-hotline-classifier bench-hotline-taipei clean
+.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog bench-wechat bench-hotline-classifier bench-hotline-taipei bench-load drill clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,12 @@ bench-catalog: setup  ## catalog: combined search p50/p95 over a generated 100k-
 
 bench-wechat: setup  ## WeChat: passive-reply p50/p95/p99 at 10 users (real engine, safe mode), 3x deliveries -> 0 duplicates, into bench/WECHAT.md
 	$(PY) -m bench.wechat_bench
+
+bench-load: setup  ## load: 100 sessions over /ws and /api/chat for 10 min, exactly-once replies, p50/p95/p99, memory, into bench/LOAD.md (LOAD_ARGS=)
+	$(PY) -m bench.load $(LOAD_ARGS)
+
+drill: setup  ## faults: engine/app SIGKILL under load, locked/read-only archive, full disk, into bench/DRILL.md
+	$(PY) -m bench.drill $(DRILL_ARGS)
 
 clean:  ## remove the demo data directory (keeps the virtualenvs)
 	rm -rf $(HOME_DIR)
