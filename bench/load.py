@@ -322,6 +322,7 @@ class Load:
     think: tuple[float, float] = (2.0, 6.0)
     ws_share: float = 0.5
     conversations: int = 0
+    until: float = 0.0  # seconds since the start; lowered to stop the load early (the drill does)
 
     def citizen(self, slot: int) -> Citizen:
         http = self.sessions[slot % len(self.sessions)]
@@ -329,10 +330,10 @@ class Load:
         return WsCitizen(http, self.app_url, self.ledger) if ws else RestCitizen(http, self.app_url,
                                                                                   self.ledger)
 
-    async def slot(self, slot: int, until: float, rng: random.Random) -> None:
-        """One slot: citizen after citizen until ``until`` (seconds since the start)."""
+    async def slot(self, slot: int, rng: random.Random) -> None:
+        """One slot: citizen after citizen until ``self.until`` (seconds since the start)."""
         await asyncio.sleep(rng.uniform(0, self.think[1]))  # not all at once
-        while self.ledger.now() < until:
+        while self.ledger.now() < self.until:
             citizen = self.citizen(slot)
             conversation = CONVERSATIONS[rng.randrange(len(CONVERSATIONS))]
             try:
@@ -351,7 +352,8 @@ class Load:
 
     async def run(self, slots: int, seconds: float, seed: int = 16) -> None:
         rng = random.Random(seed)
-        await asyncio.gather(*(self.slot(i, seconds, random.Random(rng.random())) for i in range(slots)))
+        self.until = seconds
+        await asyncio.gather(*(self.slot(i, random.Random(rng.random())) for i in range(slots)))
 
 
 def history_check(settings: Settings, ledger: Ledger) -> dict[str, int]:
