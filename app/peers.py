@@ -148,7 +148,9 @@ class Peers:
         except OSError as exc:
             raise NotFound(f"no feed token for peer {name!r} ({exc.strerror})") from exc
 
-    def add(self, name: str, url: str, level: str, token: str, label: str = "") -> Peer:
+    def add(self, name: str, url: str, level: str, token: str, label: str = "", since: int = 0) -> Peer:
+        """Subscribe; ``since`` > 0 skips the peer's changes up to it (both instances seeded from the same
+        corpus, say: its copies would only clash with the local ones)."""
         name, url, level = check_peer_name(name), check_url(url), sharing.check_level(level)
         token, label = token.strip(), label.strip()
         if not token or any(c.isspace() for c in token):
@@ -158,8 +160,8 @@ class Peers:
         with self._store.tx() as db:
             if db.execute("SELECT 1 FROM peers WHERE name = ?", [name]).fetchone():
                 raise InvalidInput(f"a peer named {name!r} exists already")
-            db.execute("INSERT INTO peers (name, url, level, label, added_at) VALUES (?, ?, ?, ?, ?)",
-                       [name, url, level, label, _now()])
+            db.execute("INSERT INTO peers (name, url, level, label, cursor, added_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?)", [name, url, level, label, max(0, int(since)), _now()])
         self.tokens_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.tokens_dir, 0o700)
         path = self._token_path(name)

@@ -48,12 +48,15 @@ def peers() -> None:
 @click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="A file holding the feed token the peer issued (civic tokens add NAME --scope feeds).")
 @click.option("--label", default="", help="How citizens see the source, e.g. 示范省人民政府.")
+@click.option("--since", default=0, type=click.IntRange(min=0), show_default=True,
+              help="Skip the peer's changes up to this seq (both seeded from the same corpus, say).")
 @click.pass_context
-def add(ctx: click.Context, name: str, url: str, level: str, token_file: Path, label: str) -> None:
+def add(ctx: click.Context, name: str, url: str, level: str, token_file: Path, label: str,
+        since: int) -> None:
     """Subscribe to the instance at URL under NAME."""
     token = token_file.read_text(encoding="utf-8")
     with _peers(ctx) as store:
-        peer = store.add(name, url, level, token, label)
+        peer = store.add(name, url, level, token, label, since=since)
     click.echo(f"peer {peer.name} added ({peer.level}, {peer.url}); the running app pulls it within"
                f" {ctx.obj.settings.peer_poll_seconds:g} s")
 
