@@ -420,7 +420,9 @@ def base_url(request: web.Request) -> str:
 
 
 def atom(archive: Archive, base: str) -> str:
-    events = archive.status_changes(to=(Status.PUBLISHED, Status.ABOLISHED), shown=PUBLIC, limit=FEED_ENTRIES)
+    hidden = sharing.hidden_origins(archive)
+    events = [d for d in archive.status_changes(to=(Status.PUBLISHED, Status.ABOLISHED), shown=PUBLIC,
+                                                limit=FEED_ENTRIES) if is_public(d, hidden)]
     host = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"  # a tag URI: no port
     updated = events[0].updated_at if events else "1970-01-01T00:00:00Z"
     parts = [
@@ -448,7 +450,7 @@ def atom(archive: Archive, base: str) -> str:
 
 def _cached(archive: Archive, cache: dict[str, Any], key: str, make: Any, base: str) -> str:
     """``make(archive, base)``, kept until the archive's next change (or another base URL)."""
-    stamp = (archive.latest_change(), base)
+    stamp = (archive.latest_change(), base, sharing.hidden_origins(archive))  # a peer switched off: anew
     if cache.get(key + "_stamp") != stamp:
         cache[key] = make(archive, base)
         cache[key + "_stamp"] = stamp
@@ -468,7 +470,9 @@ def sitemap_xml(archive: Archive, base: str) -> str:
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
              f"<url><loc>{escape(base)}/catalog</loc></url>",
              f"<url><loc>{escape(base)}/public/abolished</loc></url>"]
-    for n, doc in enumerate(archive.iter_documents(statuses=PUBLIC)):
+    hidden = sharing.hidden_origins(archive)
+    shown = (d for d in archive.iter_documents(statuses=PUBLIC) if is_public(d, hidden))
+    for n, doc in enumerate(shown):
         if n >= SITEMAP_MAX - 2:
             break
         parts.append(f"<url><loc>{escape(base + doc_href(doc.id))}</loc>"

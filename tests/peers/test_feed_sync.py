@@ -205,8 +205,12 @@ async def test_a_disabled_peer_is_hidden_from_search_and_catalog(
     assert (await down.get("/catalog", params={"level": "moon"})).status == 400
     health = await (await down.get("/healthz")).json()
     assert health["peers"]["prov"]["cursor"] > 0 and health["peers"]["prov"]["clashes"] == 0
+    assert "prov%3AP-NEW" in await (await down.get("/sitemap.xml")).text()
+    assert "prov%3AP-NEW" in await (await down.get("/catalog/feed.atom")).text()
     peers.set_enabled("prov", False)
     assert sharing.hidden_origins(archive) == {"prov"}
+    assert "prov%3AP-NEW" not in await (await down.get("/sitemap.xml")).text()
+    assert "prov%3AP-NEW" not in await (await down.get("/catalog/feed.atom")).text()
     assert "共 0 件" in await (await down.get("/catalog", params={"level": "province"})).text()
     assert (await down.get("/catalog/doc/prov:P-NEW")).status == 404
     total, _ = archive.search_documents(DocQuery(origin_level="province"))
