@@ -6,7 +6,7 @@ HOME_DIR ?= var
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog bench-wechat bench-hotline-classifier bench-hotline-taipei bench-load drill clean
+.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog bench-wechat bench-hotline-classifier bench-hotline-taipei bench-load bench-scale drill clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-wechat: setup  ## WeChat: passive-reply p50/p95/p99 at 10 users (real engi
 
 bench-load: setup  ## load: 100 sessions over /ws and /api/chat for 10 min, exactly-once replies, p50/p95/p99, memory, into bench/LOAD.md (LOAD_ARGS=)
 	$(PY) -m bench.load $(LOAD_ARGS)
+
+bench-scale: setup  ## scale-out: turns/s and p95 through nginx for 1+1 vs 2+2 engine+app replicas on PostgreSQL+Redis (docs/scaling.md; SCALE_ARGS=)
+	$(PY) -m bench.scale_bench $(SCALE_ARGS)
 
 drill: setup  ## faults: engine/app SIGKILL under load, locked/read-only archive, full disk, into bench/DRILL.md
 	$(PY) -m bench.drill $(DRILL_ARGS)

@@ -304,7 +304,7 @@ def start_cluster(home: Path, base: Path, *, engines: int = 2, apps: int = 2,
             stack.wait_ready(max(1.0, deadline - time.monotonic()))
         for proc in cluster.procs:
             if proc.poll() is not None:
-                raise StackFailed(f"{proc.args[0]} exited with {proc.returncode}")
+                raise StackFailed(f"{proc.args!r} exited with {proc.returncode}")
     except BaseException as exc:
         detail = cluster.diagnosis()
         cluster.stop()

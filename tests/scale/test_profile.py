@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_the_scale_profile_splits_the_urls_and_takes_passwords_from_the_secrets(
     ({"tracker_store_url": "mysql://civic@db/civic", "lock_store_url": "redis://r/1"}, "postgresql://"),
     ({"tracker_store_url": "postgresql://civic@db/civic", "lock_store_url": "memcached://r"}, "redis://"),
 ])
-def test_a_wrong_profile_is_refused(tmp_path: Path, values: dict[str, str], words: str) -> None:
+def test_a_wrong_profile_is_refused(tmp_path: Path, values: dict[str, Any], words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         endpoint_profile(Settings(home=tmp_path, **values))
 

@@ -58,7 +58,7 @@ def text_of(reply: dict[str, Any]) -> str:
 
 
 def user_texts(cluster: Cluster, session: str) -> list[str]:
-    return [e.get("text") for e in cluster.events(session) if e.get("event") == "user"]
+    return [str(e.get("text")) for e in cluster.events(session) if e.get("event") == "user"]
 
 
 def converse(urls: list[str], session: str) -> list[dict[str, Any]]:
