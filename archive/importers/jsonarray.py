@@ -35,6 +35,8 @@ def read(text: str) -> Iterator[RawRecord]:
         except json.JSONDecodeError as exc:
             # the array itself is broken: nothing after this point can be trusted
             raise UnreadableFile(f"not valid JSON at line {exc.lineno}: {exc.msg}") from exc
+        except RecursionError as exc:  # deep nesting ([[[[…): a crash before
+            raise UnreadableFile(f"not valid JSON at line {line}: nested too deeply") from exc
         if isinstance(data, dict):
             yield RawRecord(line, data)
         else:
@@ -53,4 +55,6 @@ def _one(text: str, pos: int) -> Iterator[RawRecord]:
         data, _ = _decoder.raw_decode(text, pos)
     except json.JSONDecodeError as exc:
         raise UnreadableFile(f"not valid JSON at line {exc.lineno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise UnreadableFile("not valid JSON: nested too deeply") from exc
     yield RawRecord(text.count("\n", 0, pos) + 1, data)

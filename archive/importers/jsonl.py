@@ -17,6 +17,9 @@ def read(text: str) -> Iterator[RawRecord]:
         except json.JSONDecodeError as exc:
             yield RawRecord(number, error=f"not valid JSON ({exc.msg} at column {exc.colno})")
             continue
+        except RecursionError:  # json's C scanner gives up on deep nesting ([[[[…: a crash before)
+            yield RawRecord(number, error="not valid JSON: nested too deeply")
+            continue
         if not isinstance(data, dict):
             yield RawRecord(number, error=f"expected a JSON object, got {type(data).__name__}")
             continue
