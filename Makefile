@@ -6,7 +6,7 @@ HOME_DIR ?= var
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog bench-wechat bench-hotline-classifier bench-hotline-taipei bench-load bench-scale drill clean
+.PHONY: help setup run train test test-fast lint typecheck bench bench-retrieval bench-dialogue bench-nlu bench-training bench-first-answer bench-hotline bench-catalog bench-wechat bench-hotline-classifier bench-hotline-taipei bench-load bench-scale drill fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ bench-scale: setup  ## scale-out: turns/s and p95 through nginx for 1+1 vs 2+2 e
 
 drill: setup  ## faults: engine/app SIGKILL under load, locked/read-only archive, full disk, into bench/DRILL.md
 	$(PY) -m bench.drill $(DRILL_ARGS)
+
+fuzz: setup  ## bad input with a bigger budget: schemathesis on every route (CIVIC_FUZZ_EXAMPLES=100) and the importers (bench/FUZZ.md)
+	CIVIC_FUZZ_EXAMPLES=$${CIVIC_FUZZ_EXAMPLES:-100} .venv/bin/pytest -q tests/fuzz
 
 clean:  ## remove the demo data directory (keeps the virtualenvs)
 	rm -rf $(HOME_DIR)
