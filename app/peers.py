@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS peer_problems (
 """
 PAGE = 200  # records asked for per pull
 MAX_PAGES = 50  # pages per peer per round (another round follows at once when the feed has more)
-MAX_BACKOFF = 300.0
+MAX_BACKOFF = 60.0  # a peer back after a long outage is pulled again within a minute (the 60 s target)
 TIMEOUT = 30.0
 CLASH_KINDS = ("index_no", "doc_no")
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
