@@ -43,6 +43,7 @@ from civic.home import instance_lock, prepare_home
 from civic.train import TrainResult, current_model, needs_training, prepare_inputs, rasa_env, train
 from core import progress
 from core.errors import CivicError, ConfigError, EngineUnavailable
+from core.pii import mask
 from core.settings import REPO_ROOT, Settings
 
 Echo = Callable[[str], None]
@@ -147,6 +148,13 @@ def endpoint_profile(settings: Settings) -> tuple[Path, dict[str, str]]:
         "CIVIC_LOCK_DB": redis.path.strip("/") or "1",
         "CIVIC_LOCK_PASSWORD": settings.lock_store_password,
     }
+
+
+def engine_launcher(rasa_bin: str) -> list[str]:
+    """How to start Rasa: ``python -m engine.launch`` of the virtualenv ``rasa_bin`` lives in (it reads the
+    token from ``CIVIC_RASA_AUTH_TOKEN``); a stand-alone ``rasa_bin`` (a test's fake) is run itself."""
+    python = Path(rasa_bin).parent / "python"
+    return [str(python), "-m", "engine.launch"] if python.exists() else [rasa_bin]
 
 
 @dataclass
@@ -277,6 +285,7 @@ class Supervisor:
 
     # -- output ---------------------------------------------------------------------------------------
     def say(self, message: str) -> None:
+        message = mask(message)  # serve.log, like every log of the home, holds no personal data
         with self._say_lock:
             self.echo(message)
             self._serve_log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
@@ -292,9 +301,11 @@ class Supervisor:
         env.update(stores)
         env["CIVIC_ACTION_URL"] = self.settings.action_url or f"{self.url}webhook"
         project = self.settings.project_dir
+        # the token goes through the environment, never the command line (/proc/*/cmdline, ps): the
+        # launcher in the engine's virtualenv hands it to Rasa inside the process (engine/launch.py)
+        env["CIVIC_RASA_AUTH_TOKEN"] = self.settings.engine_token
         argv = [
-            self.settings.rasa_bin, "run",
-            "--enable-api", f"--auth-token={self.settings.engine_token}",
+            *engine_launcher(self.settings.rasa_bin), "run", "--enable-api",
             "-i", "127.0.0.1", "-p", str(self.engine_port),
             "-m", str(model.parent),  # the newest model: a restart picks up `civic train`'s
             "--endpoints", str(endpoints),

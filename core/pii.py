@@ -40,7 +40,9 @@ keeps numbers only.
   and 文号 (「〔2019〕3号」) have no building word or road before the number and stay.
 
 :class:`MaskingFilter` applies the same masking to log records; attach it to a *handler* (a logger's own
-filters do not see records propagated from child loggers).
+filters do not see records propagated from child loggers).  :func:`mask_log_records` masks every record of
+a process where it is made, whatever handler writes it: the app (``civic app-worker``), the supervisor
+(``civic serve``) and the engine (``engine/launch.py``) all install it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ __all__ = [
     "install_log_masking",
     "luhn_ok",
     "mask",
+    "mask_log_records",
     "mask_with",
     "valid_id_card",
 ]
@@ -286,9 +289,38 @@ class MaskingFormatter(logging.Formatter):
         return mask(super().format(record))
 
 
+_MASKED_FACTORY = "_civic_masked"
+
+
+def mask_log_records() -> None:
+    """Mask every log record of this process where it is made: the record factory masks the message (and
+    a traceback, formatted once into ``exc_text``) before any filter, handler or formatter sees it.  So a
+    handler someone adds later (Rasa's and Sanic's own, aiohttp's access log, a library's) cannot write a
+    raw number either.  Idempotent."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, _MASKED_FACTORY, False):
+        return
+    plain = logging.Formatter()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        MaskingFilter().filter(record)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = mask(plain.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+        return record
+
+    setattr(factory, _MASKED_FACTORY, True)
+    logging.setLogRecordFactory(factory)
+
+
 def install_log_masking(fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s",
                         level: int = logging.INFO) -> None:
-    """Configure the root logger (like ``logging.basicConfig``) so every handler masks personal data."""
+    """Configure the root logger (like ``logging.basicConfig``) so every handler masks personal data: the
+    records are masked where they are made (:func:`mask_log_records`) and the root's handlers' whole
+    output once more (:class:`MaskingFormatter`)."""
+    mask_log_records()
     logging.basicConfig(level=level, format=fmt)
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskingFilter())

@@ -44,7 +44,7 @@ def train() -> int:
 
 
 def run() -> int:
-    token = arg("--auth-token")
+    token = arg("--auth-token") or os.environ.get("CIVIC_RASA_AUTH_TOKEN", "")  # as engine/launch.py
     given = Path(arg("-m"))
     models = sorted(given.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime) if given.is_dir() else [given]
     loaded = {"model": models[-1].name if models else ""}
