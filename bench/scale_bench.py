@@ -91,7 +91,9 @@ def run(home: Path, replicas: int, clients: int, seconds: float, warmup: float) 
     print(f"   up in {time.monotonic() - started:.0f} s; warm-up {warmup:.0f} s", flush=True)
     try:
         asyncio.run(drive(cluster.url, clients, warmup, f"warm{replicas}"))
+        load = os.getloadavg()[0]  # the machine is shared: the 1-minute load when the run starts
         result = asyncio.run(drive(cluster.url, clients, seconds, f"bench{replicas}"))
+        result["load_before"], result["load_after"] = load, os.getloadavg()[0]
     finally:
         left = cluster.stop()
         if left:
@@ -102,14 +104,16 @@ def run(home: Path, replicas: int, clients: int, seconds: float, warmup: float) 
 
 def table(rows: list[dict[str, Any]], clients: int, seconds: float) -> str:
     lines = [f"{clients} concurrent clients through nginx for {seconds:.0f} s per configuration; "
-             f"{platform.node()}, {os.cpu_count()} CPUs, load average before "
-             f"{os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
-             "| engines + apps | turns | turns/s | p50 s | p95 s | p99 s | errors | not dialogue |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"{platform.node()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
+             f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+             "| engines + apps | turns | turns/s | p50 s | p95 s | p99 s | errors | not dialogue "
+             "| load (1 min) "
+             "before → after |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['replicas']} + {r['replicas']} | {r['turns']} | {r['turns_per_s']:.1f} | "
                      f"{r['p50']:.3f} | {r['p95']:.3f} | {r['p99']:.3f} | {r['errors']} | "
-                     f"{r['not_dialogue']} |")
+                     f"{r['not_dialogue']} | {r['load_before']:.1f} → {r['load_after']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,9 @@ what is stored (there is nothing).
 On SQLite the connection also runs in WAL mode with ``synchronous=NORMAL``: a commit no longer waits for a
 disk flush (a crash of the machine may lose the last turns; a crash of the process loses nothing).
 
-endpoints.yml: ``tracker_store: {type: engine.tracker_store.CivicTrackerStore, dialect: sqlite, db: ...}``.
+endpoints.yml: ``tracker_store: {type: engine.tracker_store.CivicTrackerStore, dialect: sqlite, db: ...}``;
+endpoints.scale.yml: the same store on PostgreSQL, with Rasa's RedisLockStore as the lock that makes the row
+count check hold across engine replicas (docs/scaling.md; tests/scale checks the turns in PostgreSQL).
 """
 
 from __future__ import annotations
