@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -98,6 +99,7 @@ def run(home: Path, replicas: int, clients: int, seconds: float, warmup: float) 
         left = cluster.stop()
         if left:
             print(f"   processes left behind (killed): {left}", flush=True)
+        shutil.rmtree(base, ignore_errors=True)  # the home copy and the servers' files
     print(f"   {result}", flush=True)
     return {"replicas": replicas, **result}
 
