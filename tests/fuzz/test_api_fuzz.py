@@ -113,4 +113,6 @@ def test_the_fuzz_covered_the_api(fuzz_stack: FuzzStack) -> None:
     """Runs last in this module: enough operations were fuzzed, and requests were answered (not all
     refused)."""
     assert len(FUZZED) >= 70
+    print(f"\nfuzzed {len(FUZZED)} operations, seed {SEED}, {EXAMPLES} examples per operation and mode: "
+          f"responses by class {dict(sorted(STATS.items()))}")
     assert STATS["2xx"] + STATS["3xx"] > 0 and STATS["4xx"] > 0, STATS

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from app.factory import create_app
-from archive.importers import FileReport, import_paths
+from archive.importers import FORMATS, FileReport, import_paths
 from archive.models import Status
 from archive.store import Archive
 from tests.admin.conftest import create_users, sign_in_client
@@ -84,12 +84,16 @@ def lying_zip(path: Path, member: str) -> Path:
     """A zip whose central directory declares a 100-byte member that inflates to 256 MB."""
     zip_bomb(path, member, 256 * 1024 * 1024)
     data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as z:
-        info = z.getinfo(member)
-    # the zip64 extra field carries the sizes: rewrite every copy of the true size as 100
-    true = info.file_size.to_bytes(8, "little")
-    data = bytearray(bytes(data).replace(true, (100).to_bytes(8, "little")))
+    name = member.encode()
+    at = data.find(b"PK\x01\x02")
+    while at != -1:  # each central-directory entry: the uncompressed size is at +24 (4 bytes)
+        length = int.from_bytes(data[at + 28:at + 30], "little")
+        if bytes(data[at + 46:at + 46 + length]) == name:
+            data[at + 24:at + 28] = (100).to_bytes(4, "little")
+        at = data.find(b"PK\x01\x02", at + 4)
     path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as check:
+        assert check.getinfo(member).file_size == 100
     return path
 
 
@@ -152,14 +156,20 @@ def files(home: tuple[Any, Archive, Path]) -> list[tuple[str, Path]]:
     return list(crafted(home[2]))
 
 
+def must_say_why(path: Path, file: FileReport) -> bool:
+    """False for a file read as text that holds no record (blank, or one line: a CSV header), which lands
+    nothing and has nothing to refuse."""
+    lines = [line for line in path.read_bytes().splitlines() if line.strip(b" \t\0")]
+    text_format = file.format in ("csv", "jsonl", "md", "html", "json")
+    return len(lines) > 1 or not text_format or bool(file.rejects or file.error)
+
+
 def import_and_check(archive: Archive, path: Path, **kwargs: Any) -> FileReport:
     before = dump(archive.path)
     report = import_paths(archive, [path], max_body_chars=200_000, **kwargs)
     (file,) = report.files
-    lines = [line for line in path.read_bytes().splitlines() if line.strip(b" \t\0")]
-    text_format = file.format in ("csv", "jsonl", "md", "html", "json")
-    if len(lines) > 1 or not text_format or file.rejects or file.error:
-        assert_says_why(file)  # (a blank file, or a CSV of one header line, holds no record: nothing to say)
+    if must_say_why(path, file):
+        assert_says_why(file)
     if not landed(file):
         assert dump(archive.path) == before, f"{path.name}: rejected, yet the archive changed"
     return file
@@ -182,7 +192,8 @@ def test_crafted_files_through_import_paths(home: tuple[Any, Archive, Path],
     for name in ("truncated.jsonl", "binary.jsonl", "nested.jsonl", "huge-body.jsonl", "bomb.docx",
                  "bomb.ofd", "lying.docx", "many-members.docx", "not-a-docx.docx", "binary.pdf"):
         assert outcome[name] != "landed", (name, outcome)
-    assert "zip bomb" in str(outcome["bomb.docx"]) and "zip bomb" in str(outcome["bomb.ofd"]), outcome
+    if {"docx", "ofd"} <= set(FORMATS):  # the office importers (archive/importers/office.py) name the bomb
+        assert "zip bomb" in str(outcome["bomb.docx"]) and "zip bomb" in str(outcome["bomb.ofd"]), outcome
 
 
 @seed(SEED)
@@ -235,11 +246,13 @@ async def test_crafted_files_through_the_upload(aiohttp_client: Any, home: tuple
         assert response.status == 200, (name, response.status)
         totals = FINISHED.search(page)
         assert totals, (name, page[:300])
-        if sum(int(n) for n in totals.groups()[:3]) or name == "empty.jsonl":  # (empty: no record, no reason)
+        if sum(int(n) for n in totals.groups()[:3]):
             continue  # it landed (as a draft) or was already there: the decodable files
         assert dump(archive.path) == before, f"{name}: rejected through the upload, yet the archive changed"
-        assert 'class="error"' in page, name
         file = import_paths(archive, [path]).files[0]  # the reason import_paths gives is on the page
+        if not must_say_why(path, file):
+            continue
+        assert 'class="error"' in page, name
         reason = file.error or (file.rejects[0].message if file.rejects else "")
         assert reason, name
         shown = html.unescape(page)
