@@ -32,6 +32,7 @@ from app.contacts import ContactVault
 from app.conversations import Conversations
 from app.engine_client import Engine, RasaClient, replica_urls
 from app.engine_state import EngineMonitor
+from app.headers import forwarded_middleware
 from app.hotline import open_hotline
 from app.keys import (
     ACCOUNTS,
@@ -311,7 +312,8 @@ def create_app(
     ``chat`` replaces the dialogue behind the connectors and ``limiter`` the web chat's rate limits;
     ``channel_options`` adds keyword arguments per channel ("telegram", "wechat": a deadline, a limit;
     tests)."""
-    app = web.Application(middlewares=[error_middleware, admin_middleware], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[forwarded_middleware, error_middleware, admin_middleware],
+                          client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[STATES] = {}
     app.cleanup_ctx.append(_components(engine, archive, retriever, chat, limiter, channel_options or {}))

@@ -96,6 +96,9 @@ class Settings:
     session_key: str = ""
     # key that encrypts the contact details staff may need for a follow-up (app/contacts.py); generated
     contact_key: str = ""
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto the app believes (app/headers.py, docs/security.md):
+    # comma-separated IPs or CIDRs, e.g. "127.0.0.1, 10.0.0.0/8"; "" = none, the peer is the client
+    trusted_proxies: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
