@@ -475,15 +475,19 @@ class Archive:
         characters and a 文号/索引号 fragment of 3+ (that column) by the trigram index, the same substring
         rule as ``instr``; a two-character word of letters or digits by the bigram index."""
         terms = []
+
+        def phrase(value: str) -> str:  # FTS5 reads a NUL as the string's end ("unterminated string": a 500)
+            return '"' + value.replace("\0", "").replace('"', '""') + '"'
+
         for word in q.text.split():
             if len(word) >= FTS_MIN_CHARS:
-                terms.append(("documents_fts", '"' + word.replace('"', '""') + '"'))
+                terms.append(("documents_fts", phrase(word)))
             elif _is_bigram_word(word):
                 terms.append(("documents_bigrams", '"' + word.lower() + '"'))
         for column in ("doc_no", "index_no"):
             value = getattr(q, column).strip()
             if len(value) >= FTS_MIN_CHARS:
-                terms.append(("documents_fts", f'{column} : "' + value.replace('"', '""') + '"'))
+                terms.append(("documents_fts", f"{column} : " + phrase(value)))
         return terms
 
     @staticmethod
