@@ -116,3 +116,23 @@ def test_the_fuzz_covered_the_api(fuzz_stack: FuzzStack) -> None:
     print(f"\nfuzzed {len(FUZZED)} operations, seed {SEED}, {EXAMPLES} examples per operation and mode: "
           f"responses by class {dict(sorted(STATS.items()))}")
     assert STATS["2xx"] + STATS["3xx"] > 0 and STATS["4xx"] > 0, STATS
+
+
+def test_the_requests_the_fuzz_found_stay_answered(fuzz_stack: FuzzStack) -> None:
+    """Each input that once answered 500 (bench/FUZZ.md), replayed: now a 4xx or an answer, with a reason."""
+    http = requests.Session()
+    http.cookies.update(fuzz_stack.cookies)
+    url = fuzz_stack.url
+    csrf = http.post(url + "/admin/curation/dismiss", data={"csrf": "\u0080"}, allow_redirects=False,
+                     timeout=30)
+    assert csrf.status_code == 403 and "CSRF" in csrf.text
+    boundary = "f85fd666c8d19d56b0a71a04f600c787"
+    broken = http.post(url + "/admin/documents/upload", timeout=30, allow_redirects=False,
+                       headers={"X-CSRF-Token": fuzz_stack.csrf,
+                                "Content-Type": f"multipart/form-data; boundary={boundary}"},
+                       data=(f'--{boundary}\r\nContent-Disposition: form-data; name="\x08"\r\n\r\n\r\n'
+                             f"--{boundary}--\r\n").encode())
+    assert broken.status_code == 400 and broken.json()["error"].startswith("the request body is malformed")
+    for query in ({"doc_no": "00\0"}, {"q": "公共租\0赁"}, {"index_no": "abc\0"}):
+        page = requests.get(url + "/catalog", params=query, timeout=30)
+        assert page.status_code == 200, (query, page.status_code, page.text[:200])
