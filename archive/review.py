@@ -33,6 +33,10 @@ problem, with ``start``/``end`` offsets into that field's text (``field`` is ``"
 * ``missing_element`` — a catalog element the document type needs: a policy's 文号, 发文机关 and 发文日期;
   a guide's 实施主体 (issuer), 办理材料 and where to apply (办理地点 or 网上办理); an FAQ's issuer.  The
   finding's ``field`` names the missing field, its text is empty.
+* ``extracted_element`` — "extracted — check": a catalog element an importer read out of the file's text
+  rather than from given metadata (``Document.extracted``: a PDF/DOCX/OFD file without a sidecar giving
+  it); one finding per element, ``field`` names it and ``text`` is the value read, so a reviewer compares it
+  with the document before approving.
 * ``validity_past`` — ``valid_until`` is before ``today``.
 * ``broken_replacement`` — ``replaced_by`` names a document that is not in the archive, or the document
   itself (only when the caller passes ``lookup``).
@@ -65,9 +69,10 @@ NAME = "name_near_personal"
 MARKER = "classification_marker"
 NEGATIVE = "negative_list"
 MISSING = "missing_element"
+EXTRACTED = "extracted_element"
 VALIDITY = "validity_past"
 REPLACEMENT = "broken_replacement"
-KINDS: tuple[str, ...] = (*PERSONAL_KINDS, NAME, MARKER, NEGATIVE, MISSING, VALIDITY, REPLACEMENT)
+KINDS: tuple[str, ...] = (*PERSONAL_KINDS, NAME, MARKER, NEGATIVE, MISSING, EXTRACTED, VALIDITY, REPLACEMENT)
 
 _PERSONAL_MESSAGES = {
     "id_card": "ID number (身份证号) with a valid GB 11643 check digit",
@@ -337,6 +342,21 @@ def _missing(doc: Document) -> list[Finding]:
     return out
 
 
+_ELEMENT_NAMES = {"title": "名称 title", "doc_no": "文号", "issuer": "发文机关 issuer",
+                  "issued_on": "发文日期 date"}
+
+
+def _extracted(doc: Document) -> list[Finding]:
+    out = []
+    for name in doc.extracted:
+        value = str(getattr(doc, name, "") or "")
+        if value:
+            label = _ELEMENT_NAMES.get(name, name)
+            out.append(Finding(EXTRACTED, value, 0, len(value), name,
+                               f"extracted — check: the importer read this {label} out of the file's text"))
+    return out
+
+
 def review(doc: Document, negative_list: Iterable[str], today: str, *,
            lookup: Callable[[str], Document | None] | None = None) -> list[Finding]:
     """Every finding for ``doc`` on ``today`` (ISO date), field by field in reading order, then the
@@ -349,6 +369,7 @@ def review(doc: Document, negative_list: Iterable[str], today: str, *,
         here = _personal(field, text) + _markers(field, text) + _negative(field, text, pattern)
         findings += sorted(here, key=lambda f: (f.start, f.end))
     findings += _missing(doc)
+    findings += _extracted(doc)
     if doc.valid_until and doc.valid_until < today:
         findings.append(Finding(VALIDITY, doc.valid_until, 0, len(doc.valid_until), "valid_until",
                                 f"the validity ended on {doc.valid_until}"))

@@ -470,16 +470,21 @@ async def _posted_files(request: web.Request, limit: int) -> tuple[list[Upload],
     return uploads, str(form.get("format", "auto"))
 
 
-def _import(archive: Archive, uploads: list[Upload], fmt: str, max_body_chars: int) -> ImportReport:
+def _import(archive: Archive, uploads: list[Upload], fmt: str, max_body_chars: int,
+            originals: Path | None = None) -> ImportReport:
     with tempfile.TemporaryDirectory(prefix="civic-upload-") as folder:
-        paths, names = [], {}
+        paths, names, used = [], {}, set()
         for n, upload in enumerate(uploads):
-            path = Path(folder) / f"{n:02d}-{_safe_name(upload.name)}"
+            # the file's own name (it is the default id; a sidecar x.pdf.json must sit beside x.pdf)
+            name = _safe_name(upload.name)
+            name = f"{n:02d}-{name}" if name.lower() in used else name
+            used.add(name.lower())
+            path = Path(folder) / name
             path.write_bytes(upload.data)
             paths.append(path)
             names[str(path)] = upload.name
         # uploaded documents go through review like any draft: they never land published
-        report = import_paths(archive, paths, fmt, max_body_chars, status=Status.DRAFT)
+        report = import_paths(archive, paths, fmt, max_body_chars, status=Status.DRAFT, originals=originals)
     for file in report.files:  # the person's file names, not the temporary ones
         file.path = names.get(file.path, file.path)
         for reject in file.rejects:
@@ -523,7 +528,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
     except InvalidInput as exc:
         too_big = str(exc).startswith("the upload is larger")
         return _upload_page(request, error=str(exc), status=413 if too_big else 400)
-    report = await asyncio.to_thread(_import, archive_of(request), uploads, fmt, settings.max_body_chars)
+    report = await asyncio.to_thread(_import, archive_of(request), uploads, fmt, settings.max_body_chars,
+                                     settings.paths.originals_dir)
     summary = report.to_dict()
     await audit(request, "document_import", ", ".join(u.name for u in uploads)[:500], None,
                 {"format": fmt, "totals": summary["totals"],

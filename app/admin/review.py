@@ -58,6 +58,7 @@ KIND_LABELS: dict[str, str] = {
     "classification_marker": "密级标志 Classification marker",
     "negative_list": "负面清单 Negative list",
     "missing_element": "缺少要素 Missing element",
+    "extracted_element": "自动提取，请核对 Extracted — check",
     "validity_past": "已过有效期 Validity past",
     "broken_replacement": "替代文件无效 Broken replacement",
 }

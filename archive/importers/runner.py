@@ -1,5 +1,11 @@
 """Import files into the archive: detect each file's format, validate every record, and land each file
-in one transaction (a crash or Ctrl-C mid-file leaves the archive as it was before that file)."""
+in one transaction (a crash or Ctrl-C mid-file leaves the archive as it was before that file).
+
+PDF, DOCX, OFD, DOC and WPS files (archive.importers.office) are one document each, always a draft; with
+``originals`` (the home's ``originals_dir``) the file is kept there under its fingerprint and the
+document's ``source`` names it, so the public catalog can offer it for download.  A sidecar beside such a
+file (``x.pdf.json``) is read with it, never imported on its own.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from archive.importers import csvfile, gd, html, jsonarray, jsonl, markdown
+from archive.importers import csvfile, gd, html, jsonarray, jsonl, markdown, office, sidecar
 from archive.importers.base import FileReport, ImportReport, RawRecord, Reject
 from archive.importers.text import UnreadableFile, read_text
 from archive.models import Status
@@ -24,7 +30,7 @@ from archive.validate import (
     document_from_record,
 )
 
-FORMATS = ("auto", "jsonl", "json", "csv", "md", "html", "gd")
+FORMATS = ("auto", "jsonl", "json", "csv", "md", "html", "gd", *office.FORMATS)
 _BY_SUFFIX = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -35,18 +41,21 @@ _BY_SUFFIX = {
     ".markdown": "md",
     ".html": "html",
     ".htm": "html",
+    **office.SUFFIXES,
 }
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; directories replaced by the supported files inside them (recursively, sorted)."""
+    """Files as given; directories replaced by the supported files inside them (recursively, sorted);
+    the sidecar of a PDF/DOCX/OFD/DOC/WPS file beside it is left out (it is read with that file)."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
             out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _BY_SUFFIX))
         else:
             out.append(path)
-    return out
+    suffixes = tuple(office.SUFFIXES)
+    return [p for p in out if sidecar.document_of(p, suffixes) is None]
 
 
 def detect_format(path: Path, text: str) -> str:
@@ -89,11 +98,15 @@ def _kind(data: dict[str, Any], fmt: str) -> str:
 
 def import_file(
     archive: Archive, path: Path, fmt: str = "auto", max_body_chars: int = 200_000, progress: bool = False,
-    status: Status | None = None,
+    status: Status | None = None, originals: Path | None = None,
 ) -> FileReport:
     """Import one file; ``status`` (e.g. draft, for files uploaded in the admin console, which must go
-    through review) replaces the status every document record would otherwise land with."""
+    through review) replaces the status every document record would otherwise land with; ``originals``:
+    where PDF/DOCX/OFD/DOC/WPS files are kept (see the module docstring)."""
     report = FileReport(path=str(path))
+    office_fmt = office.SUFFIXES.get(path.suffix.lower(), "") if fmt == "auto" else fmt
+    if office_fmt in office.FORMATS:
+        return _import_office(archive, path, office_fmt, report, max_body_chars, originals)
     try:
         text, report.encoding = read_text(path)
     except UnreadableFile as exc:
@@ -164,6 +177,50 @@ def _one(
         report.unchanged += 1
 
 
+def _import_office(
+    archive: Archive, path: Path, fmt: str, report: FileReport, max_body_chars: int, originals: Path | None
+) -> FileReport:
+    """One PDF/DOCX/OFD/DOC/WPS file: one draft document.  The same file with the same sidecar again (the
+    current version's ``source`` is this fingerprint's original) is a no-op, whatever happened to the
+    document since (approved, published)."""
+    report.format, report.encoding = fmt, "binary"
+    try:
+        read = office.read(path, fmt)
+    except UnreadableFile as exc:
+        report.error = str(exc)
+        return report
+    except RecordError as exc:  # the sidecar
+        report.rejects.append(Reject(str(path), 1, exc.reason, exc.message))
+        return report
+    name = office.original_name(path, read.fingerprint)
+    source = name if originals is not None else report.path
+    ident = str(read.data.get("id") or "").strip()
+    try:
+        doc = document_from_record(read.data, source=source, max_body_chars=max_body_chars)
+    except RecordError as exc:
+        report.rejects.append(Reject(report.path, 1, exc.reason, exc.message, ident))
+        return report
+    try:
+        with archive.transaction():
+            existing = archive.find(doc.id)
+            if originals is not None and existing is not None and existing.source == source:
+                report.unchanged = 1
+                return report
+            change = archive.upsert(doc)
+            if originals is not None:
+                office.keep(read.content, originals, name)  # a failure here rolls the document back
+    except UnreadableFile as exc:
+        report.error = str(exc)
+        return report
+    if change is Change.ADDED:
+        report.added = 1
+    elif change is Change.CHANGED:
+        report.changed = 1
+    else:
+        report.unchanged = 1
+    return report
+
+
 def import_paths(
     archive: Archive,
     paths: Iterable[Path | str],
@@ -171,12 +228,13 @@ def import_paths(
     max_body_chars: int = 200_000,
     progress: bool = False,
     status: Status | None = None,
+    originals: Path | None = None,
 ) -> ImportReport:
-    """Import every file (directories are expanded); each file lands in its own transaction; ``status``:
-    see :func:`import_file`."""
+    """Import every file (directories are expanded); each file lands in its own transaction; ``status``
+    and ``originals``: see :func:`import_file`."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     report = ImportReport()
     for path in expand(Path(p) for p in paths):
-        report.files.append(import_file(archive, path, fmt, max_body_chars, progress, status))
+        report.files.append(import_file(archive, path, fmt, max_body_chars, progress, status, originals))
     return report

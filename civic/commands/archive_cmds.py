@@ -45,7 +45,8 @@ def import_cmd(ctx: click.Context, paths: tuple[Path, ...], fmt: str, as_json: b
     settings = ctx.obj.settings
     progress = not as_json and sys.stderr.isatty()
     with _open(ctx) as archive:
-        report = import_paths(archive, paths, fmt, settings.max_body_chars, progress=progress)
+        report = import_paths(archive, paths, fmt, settings.max_body_chars, progress=progress,
+                              originals=settings.paths.originals_dir)
     if as_json:
         _dump(report.to_dict())
     else:
