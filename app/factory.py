@@ -57,6 +57,7 @@ from app.keys import (
 )
 from app.middlewares import error_middleware
 from app.peers import open_peers
+from app.ratelimits import rate_limit_middleware, setup_rate_limits
 from app.routes import setup_routes
 from app.standby import Standby, person_phrases
 from app.workers import worker_pool
@@ -312,10 +313,12 @@ def create_app(
     ``chat`` replaces the dialogue behind the connectors and ``limiter`` the web chat's rate limits;
     ``channel_options`` adds keyword arguments per channel ("telegram", "wechat": a deadline, a limit;
     tests)."""
-    app = web.Application(middlewares=[forwarded_middleware, error_middleware, admin_middleware],
+    app = web.Application(middlewares=[forwarded_middleware, rate_limit_middleware, error_middleware,
+                                       admin_middleware],
                           client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[STATES] = {}
+    setup_rate_limits(app)
     app.cleanup_ctx.append(_components(engine, archive, retriever, chat, limiter, channel_options or {}))
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)

@@ -99,6 +99,8 @@ class Settings:
     # proxies whose X-Forwarded-For / X-Forwarded-Proto the app believes (app/headers.py, docs/security.md):
     # comma-separated IPs or CIDRs, e.g. "127.0.0.1, 10.0.0.0/8"; "" = none, the peer is the client
     trusted_proxies: str = ""
+    # sign-in attempts per client IP per minute (app/ratelimits.py; the account lock-out on top); 0 = off
+    rate_sign_in_per_minute: int = 10
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
