@@ -86,7 +86,8 @@ def check(kind: str, reply: dict[str, Any]) -> str:
     if kind in ("guide", "policy") and not (messages[0].get("citations") or searched):
         return "no citation"
     if kind == "status-digits":
-        if PHONE_LAST4 in json.dumps(reply, ensure_ascii=False):
+        if PHONE_LAST4 in json.dumps(messages, ensure_ascii=False):  # not the session id: a random one may
+            # hold the digits (the full run of 22:45 counted one such false error)
             return "the phone digits are echoed"
         card = messages[0].get("card") or {}
         if card.get("app_no") != APP_NO and not searched:
