@@ -19,7 +19,7 @@ import click
 from app.audit import AuditLog
 from app.curation import actions, inbox, training
 from app.curation.store import CurationStore
-from app.engine_client import RasaClient, load_model
+from app.engine_client import RasaClient, load_model, replica_urls
 from archive.store import Archive
 from civic.train import prepare_inputs, rasa_env, read_stamp, run_rasa_train
 from core.errors import EngineUnavailable, InvalidInput, NotFound
@@ -288,6 +288,13 @@ def status(ctx: click.Context, cid: str | None, as_json: bool) -> None:
         _report(candidates.report(cid), False)
 
 
+def _swapper(settings: Any, url: str, explicit: str | None) -> Any:
+    """Loads a model into the engine: the one ``--engine-url`` names, else every replica of the
+    ``engine_urls`` setting (docs/scaling.md), as the console's Activate does."""
+    replicas = () if explicit else replica_urls(settings.engine_urls)
+    return lambda model: load_model(url, settings.engine_token, model, replicas=replicas)
+
+
 @curation.command("activate")
 @click.argument("cid")
 @click.option("--override", is_flag=True, help="Activate although an intent loses more than 0.02 F1.")
@@ -300,7 +307,7 @@ def activate(ctx: click.Context, cid: str, override: bool, **kwargs: Any) -> Non
 
     async def run() -> dict[str, Any]:
         loaded = await _loaded_model(url, settings.engine_token)
-        return await training.activate(settings, cid, lambda m: load_model(url, settings.engine_token, m),
+        return await training.activate(settings, cid, _swapper(settings, url, kwargs.get("engine_url")),
                                        loaded=loaded, actor=ACTOR, override=override)
 
     result = asyncio.run(run())
@@ -320,7 +327,7 @@ def rollback(ctx: click.Context, **kwargs: Any) -> None:
     """Re-activate the model that was active before the current one."""
     settings = ctx.obj.settings
     url = engine_url(settings, kwargs.get("engine_url"))
-    result = asyncio.run(training.rollback(settings, lambda m: load_model(url, settings.engine_token, m),
+    result = asyncio.run(training.rollback(settings, _swapper(settings, url, kwargs.get("engine_url")),
                                            actor=ACTOR))
     _audit(settings, "curation_rollback", str(result["before"].get("candidate") or ""),
            {"model": result["before"]["model"]}, {"model": result["after"]["model"]})
