@@ -7,6 +7,13 @@ bench from one IP; a proxy that limits itself). The web chat's messages are limi
 by its connector (connectors/web.py), with the same buckets.
 
   sign_in   POST /admin/sign-in      settings.rate_sign_in_per_minute (the account+IP lock-out on top)
+  api_chat  POST /api/chat           settings.rate_ip_per_minute, and per session (the body's ``session``)
+                                     settings.rate_session_per_minute (:func:`session_refusal`)
+  pages     GET the public pages     settings.rate_ip_per_minute: /catalog… (not its static files), /public/…,
+                                     /sitemap.xml, /api/openapi.json
+  channels  the Telegram and WeChat  settings.rate_webhook_per_minute: their servers post from a few
+            webhooks                 addresses for every citizen, so the limit is generous; each chat is
+                                     limited by its session bucket in connectors/messaging.py
 """
 
 from __future__ import annotations
@@ -27,23 +34,60 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass(frozen=True)
 class Rule:
     name: str
-    method: str
-    path: str
+    methods: frozenset[str]
+    matches: Callable[[str], bool]  # the request's path
     per_minute: Callable[[Settings], int]
     message: str
 
 
+def _page(path: str) -> bool:
+    if path.startswith("/catalog/static/"):
+        return False
+    return (path == "/catalog" or path.startswith(("/catalog/", "/public/"))
+            or path in {"/sitemap.xml", "/api/openapi.json"})
+
+
+_SLOW_DOWN = "too many requests from this address: wait a moment and try again"
 RULES = (
-    Rule("sign_in", "POST", "/admin/sign-in", lambda s: s.rate_sign_in_per_minute,
+    Rule("sign_in", frozenset({"POST"}), lambda p: p == "/admin/sign-in", lambda s: s.rate_sign_in_per_minute,
          "too many sign-in attempts from this address: wait a moment and try again"),
+    Rule("api_chat", frozenset({"POST"}), lambda p: p == "/api/chat", lambda s: s.rate_ip_per_minute,
+         _SLOW_DOWN),
+    Rule("pages", frozenset({"GET", "HEAD"}), _page, lambda s: s.rate_ip_per_minute, _SLOW_DOWN),
+    Rule("channels", frozenset({"GET", "POST"}), lambda p: p in {"/telegram/webhook", "/wechat"},
+         lambda s: s.rate_webhook_per_minute, _SLOW_DOWN),
 )
 BUCKETS: web.AppKey[dict[str, Buckets]] = web.AppKey("rate_buckets", dict)
 
 
 def _rule(request: web.Request) -> Rule | None:
     for rule in RULES:
-        if request.method == rule.method and request.path == rule.path:
+        if request.method in rule.methods and rule.matches(request.path):
             return rule
+    return None
+
+
+def _take(request: web.Request, bucket: str, per_minute: int, key: str) -> float:
+    buckets = request.app[BUCKETS]
+    if bucket not in buckets:
+        buckets[bucket] = Buckets(Limit(burst=per_minute, per_second=per_minute / 60))
+    return buckets[bucket].take(key)
+
+
+def _too_many(message: str, wait: float) -> web.Response:
+    response = json_error(429, message, "TooManyRequests")
+    response.headers["Retry-After"] = str(int(wait) + 1)
+    return response
+
+
+def session_refusal(request: web.Request, session: str) -> web.Response | None:
+    """The 429 to answer when ``session`` has sent more than ``rate_session_per_minute`` messages (a REST
+    client's own session; the web chat's are limited by its connector), else None."""
+    per_minute = request.app[SETTINGS].rate_session_per_minute
+    if per_minute > 0:
+        wait = _take(request, "session", per_minute, session)
+        if wait > 0:
+            return _too_many("too many messages in this conversation: wait a moment and try again", wait)
     return None
 
 
@@ -53,14 +97,9 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     per_minute = rule.per_minute(request.app[SETTINGS]) if rule else 0
     if rule is None or per_minute <= 0:
         return await handler(request)
-    buckets = request.app[BUCKETS]
-    if rule.name not in buckets:
-        buckets[rule.name] = Buckets(Limit(burst=per_minute, per_second=per_minute / 60))
-    wait = buckets[rule.name].take(request.remote or "?")
+    wait = _take(request, rule.name, per_minute, request.remote or "?")
     if wait > 0:
-        response = json_error(429, rule.message, "TooManyRequests")
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
+        return _too_many(rule.message, wait)
     return await handler(request)
 
 

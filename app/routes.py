@@ -33,6 +33,7 @@ from app.keys import CHAT, HISTORY, SETTINGS, TELEGRAM_CONNECTOR, WEB_CONNECTOR,
 from app.middlewares import dumps
 from app.openapi import setup_openapi
 from app.public import setup_public_routes
+from app.ratelimits import session_refusal
 from app.staff import setup_staff_routes
 from app.staff_console import setup_staff_console
 from app.webchat import setup_webchat_page
@@ -55,6 +56,9 @@ async def chat(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise InvalidInput('the body must be a JSON object: {"session": "...", "text": "..."}')
     session = check_session(body.get("session"))
+    refused = session_refusal(request, session)
+    if refused is not None:
+        return refused
     text = check_text(body.get("text"), request.app[SETTINGS].max_text_chars)
     language = check_language(body.get("language"))
     # the turn goes into the chat history as channel "api" (masked), as a connector's does: analytics count it

@@ -101,6 +101,12 @@ class Settings:
     trusted_proxies: str = ""
     # sign-in attempts per client IP per minute (app/ratelimits.py; the account lock-out on top); 0 = off
     rate_sign_in_per_minute: int = 10
+    # requests per client IP per minute on /api/chat and the public pages (an office NAT: many); 0 = off
+    rate_ip_per_minute: int = 600
+    # messages per minute in one /api/chat session (the web chat: connectors/ratelimit.py); 0 = off
+    rate_session_per_minute: int = 60
+    # posts per minute from one address to the Telegram and WeChat webhooks (their servers carry every chat)
+    rate_webhook_per_minute: int = 1200
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

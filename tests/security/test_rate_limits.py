@@ -51,3 +51,38 @@ async def test_zero_switches_the_limit_off(aiohttp_client: AiohttpClient, tmp_pa
         accounts.close()
     statuses = [(await _attempt(client, "x", "admin9", PASSWORD)).status for _ in range(12)]
     assert statuses == [303] * 12  # more than the default limit (10), all let through
+
+
+async def test_api_chat_is_limited_per_address_and_per_session(aiohttp_client: AiohttpClient,
+                                                               tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "home", trusted_proxies="127.0.0.1", rate_ip_per_minute=5,
+                             rate_session_per_minute=3)
+    client: TestClient = await aiohttp_client(create_app(settings, engine=FakeEngine(),
+                                                         retriever=FakeRetriever()))
+
+    async def say(session: str, ip: str) -> Any:
+        return await client.post("/api/chat", json={"session": session, "text": "你好"},
+                                 headers={"X-Forwarded-For": ip})
+
+    assert [(await say("s-one", "203.0.113.7")).status for _ in range(3)] == [200] * 3
+    over = await say("s-one", "203.0.113.7")  # the session's fourth message in a minute
+    assert over.status == 429 and int(over.headers["Retry-After"]) >= 1
+    assert "this conversation" in (await over.json())["error"]
+    assert (await say("s-two", "203.0.113.7")).status == 200  # another session, the address's 5th
+    over_ip = await say("s-three", "203.0.113.7")  # the address's 6th request
+    assert over_ip.status == 429 and "this address" in (await over_ip.json())["error"]
+    assert (await say("s-four", "203.0.113.8")).status == 200  # another address
+
+
+async def test_public_pages_are_limited_per_address_but_not_their_static_files(
+        aiohttp_client: AiohttpClient, tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "home", trusted_proxies="127.0.0.1", rate_ip_per_minute=2)
+    client: TestClient = await aiohttp_client(create_app(settings, engine=FakeEngine(),
+                                                         retriever=FakeRetriever()))
+    ip = {"X-Forwarded-For": "198.51.100.4"}
+    assert [(await client.get("/api/openapi.json", headers=ip)).status for _ in range(2)] == [200, 200]
+    refused = await client.get("/catalog", headers=ip)
+    assert refused.status == 429 and "Retry-After" in refused.headers
+    assert (await client.get("/catalog", headers={"X-Forwarded-For": "198.51.100.5"})).status != 429
+    static = await client.get("/catalog/static/catalog.css", headers=ip)
+    assert static.status != 429
