@@ -10,6 +10,7 @@ import click
 
 from civic.commands import (
     archive_cmds,
+    backup_cmds,
     catalog_cmds,
     channel_cmds,
     curation_cmds,
@@ -52,7 +53,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 _MODULES = (archive_cmds, retrieval_cmds, serve_cmds, channel_cmds, review_cmds, curation_cmds, user_cmds,
-            hotline_cmds, catalog_cmds, peer_cmds)
+            hotline_cmds, catalog_cmds, backup_cmds, peer_cmds)
 for _module in _MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)
@@ -70,10 +71,10 @@ def main() -> None:
     except CivicError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
     except sqlite3.OperationalError as exc:  # a locked, read-only or full database
         click.echo(f"Error: {StorageUnavailable.from_sqlite(exc)}", err=True)
         sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
     # non-standalone click returns ctx.exit()'s code (or a command's return value) instead of exiting
     sys.exit(rc if isinstance(rc, int) else 0)
