@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archive.models import GUIDE_FIELDS, GUIDE_LIST_FIELDS, DocType, Document, Status
@@ -168,6 +168,15 @@ def _record(values: dict[str, str], lifecycle: Document | None) -> dict[str, Any
     return record
 
 
+def _carried(doc: Document, existing: Document) -> Document:
+    """``doc`` as edited, with what the form does not show kept from ``existing``: where it came from (a
+    peer's provenance, the imported original file) and the extracted elements the editor left as they were
+    (one the editor changed is a person's value now, no longer "extracted — check")."""
+    kept = [f for f in existing.extracted if getattr(doc, f, None) == getattr(existing, f, None)]
+    return replace(doc, origin=existing.origin, origin_level=existing.origin_level,
+                   origin_id=existing.origin_id, source=existing.source or doc.source, extracted=kept)
+
+
 def document_from_form(
     form: Mapping[str, Any], max_body_chars: int, existing: Document | None = None
 ) -> FormResult:
@@ -196,7 +205,7 @@ def document_from_form(
             record[name] = _STAND_IN.get(name, [] if name in LIST_FIELDS or name == "keywords" else "")
             continue
         if not errors:
-            return FormResult(values, document=doc)
+            return FormResult(values, document=_carried(doc, existing) if existing else doc)
         break
     return FormResult(values, errors=errors)
 

@@ -112,3 +112,16 @@ def test_console_moves_are_transitions_that_never_publish_a_draft_or_a_review() 
         doc.status = status
         with pytest.raises(InvalidInput):
             status_after_edit(doc)
+
+
+def test_an_edit_keeps_provenance_and_original_and_unflags_only_the_extracted_values_it_changed() -> None:
+    existing = Document(id="P-9", title="关于加强管理的通知", body="正文。", doc_no="示政发〔2024〕3号",
+                        issuer="示范市人民政府", issued_on="2024-03-05", status=Status.DRAFT,
+                        source="/home/originals/ab.pdf", origin="province", origin_level="province",
+                        origin_id="P-1", extracted=["doc_no", "issuer", "issued_on"])
+    form = {**document_values(existing), "doc_no": "示政发〔2024〕4号"}  # the editor corrects the 文号
+    edited = document_from_form(form, 1000, existing).document
+    assert edited is not None
+    assert (edited.origin, edited.origin_level, edited.origin_id) == ("province", "province", "P-1")
+    assert edited.source == "/home/originals/ab.pdf"
+    assert edited.extracted == ["issuer", "issued_on"]  # still to check; the 文号 is a person's now
