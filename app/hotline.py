@@ -59,6 +59,7 @@ from connectors.hotline import (
     parse_segment,
 )
 from connectors.hotline_adapters import AmazonConnectAdapter
+from connectors.hotline_journal import CallJournal
 from core.errors import CivicError, InvalidInput, NotFound
 from core.settings import Settings
 
@@ -95,8 +96,10 @@ class HotlineService:
     def __init__(self, retriever: Any, archive: Any = None, audit_log: AuditLog | None = None,
                  orders: Orders | None = None, classifier: Classifier | None = None,
                  routing: Routing | None = None, keep_raw_days: int = 0, webhook: Webhook | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """Without ``orders``, ``classifier`` and ``routing`` the service only suggests (the bench)."""
+                 clock: Callable[[], float] = time.monotonic, journal: CallJournal | None = None) -> None:
+        """Without ``orders``, ``classifier`` and ``routing`` the service only suggests (the bench); with a
+        ``journal`` every call in progress is written through to app.db before its segments are acked."""
+        self.journal = journal
         self.retriever, self.archive, self.audit_log = retriever, archive, audit_log
         self.orders, self.classifier, self.routing, self.webhook = orders, classifier, routing, webhook
         self.keep_raw_days = keep_raw_days
@@ -117,6 +120,27 @@ class HotlineService:
         if socket is not None and frame.suggestions:
             self.subscribe(call.call_id, socket)
         return call
+
+    async def begin(self, frame: Start, socket: web.WebSocketResponse | None = None) -> Call:
+        """``start``, then the call written to the journal."""
+        call = self.start(frame, socket)
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.opened, call)
+        return call
+
+    async def receive(self, seg: Segment, socket: web.WebSocketResponse | None = None) -> dict[str, Any]:
+        """``segment``, then the segment written to the journal before the ack is returned (a resent
+        duplicate is written again: its first write may be the one that failed)."""
+        ack = self.segment(seg, socket)
+        if self.journal is not None and ack["status"] != "stale":
+            await asyncio.to_thread(self.journal.applied, self.calls.get(seg.call_id), seg.seq)
+        return ack
+
+    def restore(self, calls: list[Call]) -> None:
+        """Take back the calls in progress the journal kept across a restart."""
+        for call in calls:
+            self.calls.restore(call)
+            self.suggestions.setdefault(call.call_id, Suggestions())
 
     def subscribe(self, call_id: str, socket: web.WebSocketResponse) -> None:
         self.subscribers.setdefault(call_id, set()).add(socket)
@@ -244,6 +268,8 @@ class HotlineService:
             return orders.save_draft(draft(call, classifier, routing, documents), raw)
 
         order = await asyncio.to_thread(make)
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.forget, call_id)  # the draft holds the call now
         await self.push(call_id, {"type": "order", "call_id": call_id, "order": order.to_json()})
         return order
 
@@ -383,7 +409,7 @@ async def post_segments(request: web.Request) -> web.Response:
     if len(items) > MAX_SEGMENTS_PER_POST:
         raise InvalidInput(f"at most {MAX_SEGMENTS_PER_POST} segments per request")
     segments = [parse_segment(item, call_id) for item in items]  # all valid, or none applied
-    return web.json_response([service.segment(s) for s in segments], dumps=dumps)
+    return web.json_response([await service.receive(s) for s in segments], dumps=dumps)
 
 
 @hotline_only
@@ -441,11 +467,11 @@ async def put_order(request: web.Request) -> web.Response:
 
 async def _handle_frame(service: HotlineService, ws: web.WebSocketResponse, frame: Frame) -> None:
     if isinstance(frame, Start):
-        service.start(frame, ws)
+        await service.begin(frame, ws)
         await ws.send_str(dumps({"type": "ack", "call_id": frame.call_id, "seq": None, "status": "started",
                                  "protocol": PROTOCOL_VERSION}))
     elif isinstance(frame, Segment):
-        await ws.send_str(dumps(service.segment(frame, ws)))
+        await ws.send_str(dumps(await service.receive(frame, ws)))
     elif isinstance(frame, End):
         service.calls.get(frame.call_id)  # NotFound before the ack
         subscribed = ws in service.subscribers.get(frame.call_id, set())
@@ -517,10 +543,10 @@ async def amazon_connect(request: web.Request) -> web.Response:
     out: list[dict[str, Any]] = []
     for frame in frames:
         if isinstance(frame, Start):
-            service.start(frame)
+            await service.begin(frame)
             out.append({"type": "ack", "call_id": frame.call_id, "seq": None, "status": "started"})
         elif isinstance(frame, Segment):
-            out.append(service.segment(frame))
+            out.append(await service.receive(frame))
         else:
             order = await service.end(frame.call_id)
             out.append({"type": "order", "call_id": frame.call_id, "order": order.to_json()})
@@ -594,8 +620,12 @@ async def open_hotline(app: web.Application, stack: AsyncExitStack) -> None:
         stack.push_async_callback(webhook.stop)
     purge = asyncio.get_running_loop().create_task(_purge_raw(orders, settings.hotline_raw_retention_days))
     stack.push_async_callback(_cancel, purge)
-    app[HOTLINE] = HotlineService(app.get(RETRIEVER), archive, app.get(AUDIT), orders, classifier, routing,
-                                  settings.hotline_raw_retention_days, webhook)
+    journal = await asyncio.to_thread(CallJournal, settings.paths.app_db)
+    stack.callback(journal.close)
+    service = HotlineService(app.get(RETRIEVER), archive, app.get(AUDIT), orders, classifier, routing,
+                             settings.hotline_raw_retention_days, webhook, journal=journal)
+    service.restore(await asyncio.to_thread(journal.load))  # the calls in progress when the app stopped
+    app[HOTLINE] = service
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -256,11 +256,11 @@ async def app_kill(stack: Stack, settings: Settings, hotline_token: str, log: Lo
     drill.add("hotline: the work order's transcript (segments)",
               f"{len(transcript)} of {len(CALLER_LINES)} (HTTP {end_status})")
     if len(transcript) < len(CALLER_LINES):
-        drill.notes.append("a call in progress lives in the app process's memory (docs/hotline.md): the "
-                           f"segments acked before the kill (seq 0-{last_acked - 1}) are gone unless the ASR "
-                           "side re-sends the whole call; resuming from the last acked seq keeps the rest")
+        drill.notes.append(f"the work order lost segments acked before the kill (seq 0-{last_acked - 1}): "
+                           "the call journal (connectors/hotline_journal.py) should have kept them")
+    # every acked segment survives the kill: the call journal writes each one before its ack
     hotline_ok = (restarted.get("status") == "started" and all(s in ("new", "duplicate") for s in statuses)
-                  and end_status == 200)
+                  and end_status == 200 and len(transcript) == len(CALLER_LINES))
     drill.ok = once and hotline_ok and new_app not in (None, app)
     return drill
 

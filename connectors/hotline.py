@@ -206,6 +206,10 @@ class Calls:
             call.line = call.line or line
         return call
 
+    def restore(self, call: Call) -> None:
+        """Take back a call that was in progress when the app stopped (connectors/hotline_journal.py)."""
+        self._calls.setdefault(call.call_id, call)
+
     def get(self, call_id: str) -> Call:
         call = self._calls.get(call_id)
         if call is None:
