@@ -33,7 +33,7 @@ from core.appdb import AppDb
 from core.errors import AccessDenied, InvalidInput, NotFound, TooManyAttempts
 
 ROLES = ("admin", "reviewer", "editor", "staff")
-SCOPES = ("hotline", "feeds", "staff")
+SCOPES = ("hotline", "feeds", "staff", "metrics")
 MAX_FAILURES = 5
 FAILURE_WINDOW = 5 * 60
 MIN_PASSWORD_CHARS = 10

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from app.conversations import Conversations
 from app.engine_client import NO_INTENT, Engine
 from app.engine_state import EngineMonitor
 from app.messages import new_message, response, shape
+from app.metrics import Metrics
 from app.standby import Standby
 from bot.status import DIGITS_SLOT, ENGINE, STAND_IN, STAND_IN_INTENT, Verifier, check_digits
 from core import pii
@@ -57,7 +59,7 @@ class ChatService:
     def __init__(
         self, engine: Engine, monitor: EngineMonitor, conversations: Conversations, standby: Standby | None,
         domain: dict[str, Any], compactor: Compactor, contacts: ContactVault | None = None, *,
-        archive: Verifier | None = None,
+        archive: Verifier | None = None, metrics: Metrics | None = None,
     ) -> None:
         """``standby`` and ``archive`` are None only when the archive could not be opened: then nothing can
         be searched or verified, and a turn needs the engine."""
@@ -69,6 +71,7 @@ class ChatService:
         self.compactor = compactor
         self.contacts = contacts
         self.archive = archive
+        self.metrics = metrics  # the turn's latency, intent, fallback, hand-over (app/metrics.py)
 
     async def handle(
         self, session: str, text: str, language: str | None = None, channel: str = "api",
@@ -76,6 +79,21 @@ class ChatService:
     ) -> Reply:
         """One turn.  ``language`` is the client's hint ("zh"/"en", e.g. the web chat's UI language), used
         when ``text`` has no language of its own (a button payload) and the conversation has none yet."""
+        started = time.perf_counter()
+        try:
+            reply = await self._turn(session, text, language, channel, capabilities)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.failed(channel)
+            raise
+        if self.metrics is not None:
+            self.metrics.turn(channel, reply, time.perf_counter() - started)
+        return reply
+
+    async def _turn(
+        self, session: str, text: str, language: str | None, channel: str,
+        capabilities: dict[str, Any] | None,
+    ) -> Reply:
         hint = language if language in LANGUAGES else None
         lang = detect_language(text) or hint or "zh"
         masked, found = pii.mask_with(text)

@@ -47,6 +47,7 @@ from app.keys import (
     ENGINE,
     ENGINE_MONITOR,
     HISTORY,
+    METRICS,
     RETRIEVER,
     SETTINGS,
     STATES,
@@ -55,6 +56,7 @@ from app.keys import (
     WECHAT_CONNECTOR,
     ComponentState,
 )
+from app.metrics import Metrics
 from app.middlewares import error_middleware
 from app.peers import open_peers
 from app.ratelimits import rate_limit_middleware, setup_rate_limits
@@ -246,8 +248,9 @@ def _components(engine: Engine | None, archive: Archive | None, retriever: Any,
             else:
                 log.warning("no archive: the action endpoint answers 503 until the app restarts with one")
             compactor = Compactor.for_domain(settings.max_session_events, conversations, domain)
+            app[METRICS] = Metrics()  # the app's own registry (GET /metrics, app/metrics.py)
             service = ChatService(client, monitor, conversations, standby, domain, compactor, contacts,
-                                  archive=opened)
+                                  archive=opened, metrics=app[METRICS])
             stack.push_async_callback(service.drain)
             app[CHAT] = service
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from app.engine_client import Engine
     from app.engine_state import EngineMonitor
     from app.hotline import HotlineService
+    from app.metrics import Metrics
     from archive.store import Archive
     from connectors.base import Channels
     from connectors.channel_state import ChannelState
@@ -73,3 +74,5 @@ ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
 AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")
 # the hotline: calls in progress, their suggestions, work orders and the webhook outbox (app/hotline.py)
 HOTLINE: web.AppKey[HotlineService] = web.AppKey("hotline")
+# the Prometheus series and the registry the app owns (app/metrics.py, GET /metrics)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

@@ -120,8 +120,8 @@ SECURITY_SCHEMES: dict[str, Any] = {
     "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
              "description": "The session's CSRF token (or the form field csrf) on every state change."},
     "apiToken": {"type": "http", "scheme": "bearer",
-                 "description": "An API token (civic tokens add NAME --scope hotline|staff|feeds); the "
-                                "requirement lists its scope."},
+                 "description": "An API token (civic tokens add NAME --scope hotline|staff|feeds|metrics); "
+                                "the requirement lists its scope."},
     "staffToken": {"type": "http", "scheme": "bearer", "description": "The shared staff token."},
     "telegramSecret": {"type": "apiKey", "in": "header", "name": "X-Telegram-Bot-Api-Secret-Token"},
     "wechatSignature": {"type": "apiKey", "in": "query", "name": "signature",
@@ -260,6 +260,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                             returns="CatalogRecord"),
     ("GET", "/catalog/doc/{doc_id}/text.txt"): Op("A document's text.", "catalog", answers="text/plain"),
     ("GET", "/catalog/doc/{doc_id}/original"): Op("A document's original file.", "catalog", answers="*/*"),
+    ("GET", "/metrics"): Op(
+        "Prometheus metrics (app/metrics.py, docs/operations.md): loopback clients not behind a proxy, or an "
+        "API token of scope metrics.", "operations", token("metrics"), answers="text/plain"),
     ("GET", "/api/catalog/changes"): Op(
         "The public catalog as a change feed (app/feeds.py): JSON lines of catalog records or withdrawals "
         "after since, then a next_since trailer; ETag / If-None-Match answers 304.", "catalog",

@@ -4,6 +4,7 @@
   POST /api/chat                the REST chat API (below)
   /api/staff/*                  the staff API (app/staff.py)
   /admin, /admin/*              the admin console (app/admin/routes.py lists its sections)
+  GET  /metrics                 Prometheus metrics, loopback or a metrics token (app/metrics.py)
   POST /webhook                 the Rasa action endpoint, local engine only (app/actions_endpoint.py)
   /, /webchat/static/*          the web chat page (app/webchat.py)
   /ws, /api/webchat/*           the web connector's transport (connectors/web.py, bound to the connector the
@@ -30,6 +31,7 @@ from app.headers import setup_security_headers
 from app.health import healthz
 from app.hotline import setup_hotline_routes
 from app.keys import CHAT, HISTORY, SETTINGS, TELEGRAM_CONNECTOR, WEB_CONNECTOR, WECHAT_CONNECTOR
+from app.metrics import setup_metrics_routes
 from app.middlewares import dumps
 from app.openapi import setup_openapi
 from app.public import setup_public_routes
@@ -95,6 +97,7 @@ def setup_routes(app: web.Application) -> None:
     setup_catalog_routes(app)
     setup_openapi(app)  # GET /api/openapi.json: every route above, described (app/openapi.py)
     setup_hotline_routes(app)
+    setup_metrics_routes(app)  # GET /metrics: Prometheus, loopback or a metrics token (app/metrics.py)
     setup_staff_console(app)
     setup_webchat_page(app)
     for verb, path, method in WebConnector.ROUTES:
