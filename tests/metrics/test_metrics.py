@@ -5,6 +5,7 @@ serves loopback, or a token of scope metrics, only."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from app.accounts import Accounts
 from app.factory import create_app
 from app.keys import ENGINE, ENGINE_MONITOR, HOTLINE
 from app.metrics import Metrics
+from app.peers import PEERS
 from app.workorder import WorkOrder
 from core.settings import Settings
 from tests.app.fakes import FakeEngine, FakeRetriever
@@ -127,3 +129,17 @@ def test_two_apps_keep_their_own_registries() -> None:
     first.errors.labels("api").inc()
     assert first.registry.get_sample_value("civic_turn_errors_total", {"channel": "api"}) == 1
     assert second.registry.get_sample_value("civic_turn_errors_total", {"channel": "api"}) is None
+
+
+async def test_peer_gauges_follow_the_subscriptions(client: TestClient) -> None:
+    peers = client.app[PEERS]
+    peers.add("north", "http://127.0.0.1:9/", "province", "civ_peer-token")
+    peers.set_enabled("north", False)  # the background sync leaves it alone: the figures stay ours
+    peers.advance("north", 5, 12, 5, [], [])
+    peers.attempted("north")  # a successful sync: last_sync is now
+    text = await scrape(client)
+    assert value(text, 'civic_peer_sync_lag{peer="north"}') == 7
+    assert value(text, 'civic_peer_last_sync_seconds{peer="north"}') > time.time() - 120
+    assert value(text, 'civic_peer_failures{peer="north"}') == 0
+    peers.remove("north")
+    assert 'peer="north"' not in await scrape(client)  # a removed peer leaves no stale series
