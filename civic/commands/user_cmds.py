@@ -139,7 +139,7 @@ def users_role(ctx: click.Context, name: str, role: str) -> None:
 
 @click.group()
 def tokens() -> None:
-    """API tokens for integrations (scopes: hotline, feeds, staff)."""
+    """API tokens for integrations (scopes: hotline, feeds, staff, metrics)."""
 
 
 @tokens.command("add")
