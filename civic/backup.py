@@ -18,8 +18,9 @@ What a backup holds (``manifest.json`` lists every file with its size, SHA-256 a
   ``serve.lock``, lock files, SQLite ``-wal``/``-shm`` files) never.
 
 A restore verifies every checksum before it writes anything, writes into ``HOME.restore-tmp`` and renames it
-into place (a failure leaves no half home), rewrites the old home's absolute paths in the curation state,
-and writes the models last, the active one last of all (Rasa starts with the model created last).
+into place (a failure leaves no half home), rewrites the old home's absolute paths in the curation state and
+in ``civic.toml`` (paths outside the old home are kept), and writes the models last, the active one last
+of all (Rasa starts with the model created last).
 """
 
 from __future__ import annotations
@@ -383,7 +384,10 @@ def _rewrite_paths(root: Path, old: str, new: str) -> None:
         return
     old_j, new_j = json.dumps(old)[1:-1], json.dumps(new)[1:-1]
     curation = root / "curation"
-    for path in curation.rglob("*.json") if curation.is_dir() else ():
+    # civic.toml too: a setting naming a path inside the old home (embedding_cache, project_dir, …) follows
+    # the home; paths outside it (a shared project snapshot, a model folder) are kept as they are
+    settings = [root / "civic.toml"] if (root / "civic.toml").is_file() else []
+    for path in [*(curation.rglob("*.json") if curation.is_dir() else ()), *settings]:
         text = path.read_text(encoding="utf-8")
         if old_j in text:
             path.write_text(text.replace(old_j + "/", new_j + "/").replace(f'"{old_j}"', f'"{new_j}"'),

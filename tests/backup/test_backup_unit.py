@@ -51,3 +51,15 @@ def test_non_empty_home_needs_force(small_home: Path, tmp_path: Path) -> None:
     assert (target / "archive.db").exists() and not (target / "keep.txt").exists()
     with pytest.raises(InvalidInput, match="not empty"):
         backup(load_settings(small_home), tmp_path / "b", progress=False)
+
+
+def test_settings_paths_inside_the_old_home_follow_it(small_home: Path, tmp_path: Path) -> None:
+    old = small_home.resolve()
+    (small_home / "civic.toml").write_text(
+        f'embedding_cache = "{old}/cache"\nproject_dir = "/elsewhere/project"\n', encoding="utf-8")
+    backup(load_settings(small_home), tmp_path / "b", progress=False)
+    restore(tmp_path / "b", tmp_path / "new", progress=False)
+    text = (tmp_path / "new" / "civic.toml").read_text(encoding="utf-8")
+    assert f'embedding_cache = "{(tmp_path / "new").resolve()}/cache"' in text
+    assert 'project_dir = "/elsewhere/project"' in text
+    assert str(old) + "/" not in text
