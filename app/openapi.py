@@ -391,8 +391,9 @@ def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), op in OPERATIONS.items():
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, op)
-    record = catalog_schema()
-    record.pop("$schema", None)  # 3.1 components are 2020-12 already
+    # a copy without "$schema" (3.1 components are 2020-12 already): the catalog's schema is cached and
+    # shared, so popping from it would change what /catalog/schema.json serves for the rest of the process
+    record = {key: value for key, value in catalog_schema().items() if key != "$schema"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Civic Assistant", "version": "1",
