@@ -42,13 +42,20 @@ def prepare_home(settings: Settings, *, demo: bool = True, echo: Echo = print) -
             echo("Retrieval index: up to date")
 
 
-def instance_lock(settings: Settings) -> IO[str]:
-    """Hold an exclusive lock on the home for the life of the server (one `civic serve` per home)."""
-    path = settings.paths.ensure().root / "serve.lock"
+def exclusive_lock(settings: Settings, name: str, busy: str) -> IO[str]:
+    """Hold an exclusive lock on the file ``name`` in the home (released when the handle closes or the
+    process ends); ``busy`` is the error when another process holds it."""
+    path = settings.paths.ensure().root / name
     fh = path.open("a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
         fh.close()
-        raise CivicError(f"another `civic serve` is already running on {settings.home}") from exc
+        raise CivicError(busy) from exc
     return fh
+
+
+def instance_lock(settings: Settings) -> IO[str]:
+    """Hold an exclusive lock on the home for the life of the server (one `civic serve` per home)."""
+    return exclusive_lock(settings, "serve.lock",
+                          f"another `civic serve` is already running on {settings.home}")

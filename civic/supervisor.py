@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import fcntl
 import json
 import os
 import signal
@@ -39,7 +38,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from app.accounts import Accounts
 from app.engine_client import load_model
-from civic.home import instance_lock, prepare_home
+from civic.home import exclusive_lock, instance_lock, prepare_home
 from civic.train import TrainResult, current_model, needs_training, prepare_inputs, rasa_env, train
 from core import progress
 from core.errors import CivicError, ConfigError, EngineUnavailable
@@ -547,14 +546,8 @@ def state_name(settings: Settings, role: str, ext: str) -> str:
 
 def replica_lock(settings: Settings, role: str) -> IO[str]:
     """One replica per role and port on a home (``instance_lock`` is one `civic serve` per home)."""
-    path = settings.paths.ensure().root / state_name(settings, role, "lock")
-    fh = path.open("a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        fh.close()
-        raise CivicError(f"an {role} replica on that port already runs on {settings.home}") from exc
-    return fh
+    return exclusive_lock(settings, state_name(settings, role, "lock"),
+                          f"an {role} replica on that port already runs on {settings.home}")
 
 
 def serve_replica(settings: Settings, role: str, *, echo: Echo = print) -> int:
