@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +35,37 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not available: {path}")
     return path
+
+
+# -- stray processes: which test module left a child running (a CI flake once looked like CPU starvation) --
+_STRAYS: dict[int, tuple[str, str]] = {}  # pid -> (module that left it, command line)
+
+
+def _children() -> dict[int, str]:
+    import psutil
+
+    found: dict[int, str] = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            found[child.pid] = " ".join(child.cmdline())[:160]
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _note_strays(request: pytest.FixtureRequest) -> Iterator[None]:
+    before = set(_children())
+    yield
+    for pid, cmd in _children().items():
+        if pid not in before and pid not in _STRAYS:
+            _STRAYS[pid] = (request.node.nodeid, cmd)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    alive = _children()
+    strays = [(module, cmd) for pid, (module, cmd) in _STRAYS.items() if pid in alive]
+    if strays:
+        terminalreporter.section("processes a test module left running")
+        for module, cmd in strays:
+            terminalreporter.write_line(f"{module}: {cmd}")
