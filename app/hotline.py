@@ -61,6 +61,7 @@ from connectors.hotline import (
 from connectors.hotline_adapters import AmazonConnectAdapter
 from connectors.hotline_journal import CallJournal
 from core.errors import CivicError, InvalidInput, NotFound
+from core.pii import mask
 from core.settings import Settings
 
 log = logging.getLogger("civic.hotline")
@@ -90,6 +91,13 @@ def suggestion_of(hit: Any) -> Suggestion:
                       superseded_by=cited[1] if len(cited) > 1 else None, score=float(hit.score))
 
 
+def masked_line(seg: Segment) -> dict[str, Any]:
+    """One transcript line as the staff console shows it (its GET and its ``transcript`` frames): masked as
+    the work order masks it (``core.pii.mask(caller=True)``)."""
+    return {"seq": seg.seq, "speaker": seg.speaker, "is_final": seg.is_final, "start_ms": seg.start_ms,
+            "text": mask(seg.text, caller=True)}
+
+
 class HotlineService:
     """The calls in progress, their suggestions and the sockets that follow them."""
 
@@ -107,6 +115,7 @@ class HotlineService:
         self.amazon_connect = AmazonConnectAdapter()
         self.suggestions: dict[str, Suggestions] = {}
         self.subscribers: dict[str, set[web.WebSocketResponse]] = {}
+        self._with_lines: set[web.WebSocketResponse] = set()  # subscribers that get ``transcript`` frames
         self._send_locks: dict[int, asyncio.Lock] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_partial: dict[str, float] = {}
@@ -142,13 +151,22 @@ class HotlineService:
             self.calls.restore(call)
             self.suggestions.setdefault(call.call_id, Suggestions())
 
-    def subscribe(self, call_id: str, socket: web.WebSocketResponse) -> None:
+    def subscribe(self, call_id: str, socket: web.WebSocketResponse, transcript: bool = False) -> None:
+        """``socket`` gets the call's frames; with ``transcript`` also a ``transcript`` frame (the masked
+        line, :func:`masked_line`) for each segment applied (the staff console's socket)."""
         self.subscribers.setdefault(call_id, set()).add(socket)
+        if transcript:
+            self._with_lines.add(socket)
 
     def unsubscribe(self, socket: web.WebSocketResponse) -> None:
         for sockets in self.subscribers.values():
             sockets.discard(socket)
+        self._with_lines.discard(socket)
         self._send_locks.pop(id(socket), None)
+
+    def send_lock(self, socket: web.WebSocketResponse) -> asyncio.Lock:
+        """The lock :meth:`push` holds while it writes to ``socket`` (hold it to send a snapshot first)."""
+        return self._send_locks.setdefault(id(socket), asyncio.Lock())
 
     def segment(self, seg: Segment, socket: web.WebSocketResponse | None = None) -> dict[str, Any]:
         """Apply one segment (opening its call if this is the first word of it); the ack."""
@@ -158,6 +176,10 @@ class HotlineService:
         if call.ended:
             raise InvalidInput(f"call {seg.call_id!r} has ended")
         applied = call.apply(seg)
+        if applied in ("new", "replaced") and seg.text and not self._with_lines.isdisjoint(
+                self.subscribers.get(call.call_id, ())):
+            self._spawn(call.call_id, self.push(call.call_id, {"type": "transcript", "call_id": call.call_id,
+                                                               "line": masked_line(seg)}))
         if seg.speaker == "caller" and applied in ("new", "replaced") and seg.text:
             if seg.is_final:
                 self._spawn(call.call_id, self._suggest(call, seg, None))
@@ -234,13 +256,15 @@ class HotlineService:
 
     async def push(self, call_id: str, frame: dict[str, Any]) -> None:
         text = dumps(frame)
+        lines_only = frame.get("type") == "transcript"
         for socket in list(self.subscribers.get(call_id, ())):
             if socket.closed:
                 self.unsubscribe(socket)
                 continue
-            lock = self._send_locks.setdefault(id(socket), asyncio.Lock())
+            if lines_only and socket not in self._with_lines:
+                continue
             try:
-                async with lock:
+                async with self.send_lock(socket):
                     await socket.send_str(text)
             except (ConnectionError, RuntimeError):
                 self.unsubscribe(socket)

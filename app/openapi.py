@@ -307,6 +307,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "take, reply ({text}) or release a hand-over.", "staff console", session(*STAFF, unsafe=True),
         body="StaffReply"),
     ("GET", "/api/admin/staff/calls/{call_id}"): Op("A hotline call.", "staff console", session(*STAFF)),
+    ("GET", "/api/admin/staff/calls/{call_id}/live"): Op(
+        "The agent page's WebSocket of a call: the call, then its pushed frames (same Origin only).",
+        "staff console", session(*STAFF), ok=101),
     ("POST", "/api/admin/staff/calls/{call_id}/pin"): Op("Pin a document to the call.", "staff console",
                                                          session(*STAFF, unsafe=True), body="Pin"),
     ("GET", "/api/admin/staff/calls/{call_id}/status/{app_no}"): Op("An application's status card.",

@@ -21,6 +21,15 @@ The live calls
   HotlineService methods as the token routes (pin, status card, order edit and submit), with the actor
   ``staff:<user>``.
 
+  The call's page follows it over a WebSocket (``…/live``): the staff session's cookie authenticates the
+  handshake like any console GET.  WebSockets are not bound by CORS and the cookie rides on a handshake
+  from another origin of the same site (a sibling subdomain) too, so the Origin header must name this host
+  (:func:`same_origin`; 403 otherwise).  The socket subscribes to the same HotlineService fan-out as the
+  hotline's ``live`` route (with ``transcript=True``: one ``transcript`` frame per applied segment, masked by
+  ``app.hotline.masked_line`` — the same function the GET uses).  While it is open the session is
+  re-checked every ``SESSION_CHECK_SECONDS`` (which keeps it from idling out, as the page's polling did); a
+  signed-out or expired session closes it with code 4401.
+
 Routes (pages, then the JSON the pages' script reads):
   GET  /staff                                      the queue and the calls in progress
   GET  /staff/handovers/{ticket}                   one hand-over: the transcript, take / reply / release
@@ -30,6 +39,9 @@ Routes (pages, then the JSON the pages' script reads):
   GET  /api/admin/staff/handovers/{ticket}         the ticket with its transcript and who has it
   POST /api/admin/staff/handovers/{ticket}/take|reply|release
   GET  /api/admin/staff/calls/{call_id}            transcript (masked), suggestions, offers, order
+  GET  /api/admin/staff/calls/{call_id}/live       WebSocket: {"type": "call", "call": <the GET's JSON>}
+                                                   first, then the call's pushed frames (transcript,
+                                                   suggestions, status_offer, order); same Origin only
   POST /api/admin/staff/calls/{call_id}/pin        {"doc_id"}
   GET  /api/admin/staff/calls/{call_id}/status/{app_no}   the status card (audit row hotline.status.view)
   PUT  /api/admin/staff/calls/{call_id}/order      the agent's edits saved on the draft
@@ -47,14 +59,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from app.accounts import User
-from app.admin.web import audit, current_user, render, require
+from app.admin.web import audit, current_user, render, require, session_id
 from app.conversations import Conversations, Ticket
-from app.keys import CHANNELS, CONVERSATIONS, HOTLINE, SETTINGS, WEB_CONNECTOR
-from app.middlewares import dumps
+from app.hotline import masked_line
+from app.keys import ACCOUNTS, CHANNELS, CONVERSATIONS, HOTLINE, SETTINGS, WEB_CONNECTOR
+from app.middlewares import dumps, json_error
 from app.staff import release_handover
 from app.workorder import CATEGORIES, KINDS
 from connectors.hotline import check_call_id
@@ -69,6 +83,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static" / "staff"
 MAX_REPLY_CHARS = 1000
 QUEUE_LIMIT = 500
 TICK_SECONDS = 1.0  # how often the desk re-reads the queue to tell waiting citizens their place
+SESSION_CHECK_SECONDS = 60.0  # how often an open call socket re-checks (and so keeps alive) its session
+SESSION_GONE = 4401  # the call socket's close code when its session ended
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS staff_takes (
@@ -434,7 +450,7 @@ def _calls(request: web.Request) -> list[dict[str, Any]]:
         finals = call.finals("caller")
         out.append({"call_id": call.call_id, "line": call.line, "started_at": call.started_at,
                     "opened": call.opened, "segments": len(call.segments),
-                    "last": mask(finals[-1].text, caller=True) if finals else ""})
+                    "last": masked_line(finals[-1])["text"] if finals else ""})
     return out
 
 
@@ -442,8 +458,7 @@ async def _call_json(request: web.Request, call_id: str) -> dict[str, Any]:
     service = _hotline(request)
     call = service.calls.get(call_id)
     state = service.suggestions.get(call_id)
-    transcript = [{"seq": s.seq, "speaker": s.speaker, "is_final": s.is_final, "start_ms": s.start_ms,
-                   "text": mask(s.text, caller=True)} for s in call.ordered() if s.text]
+    transcript = [masked_line(s) for s in call.ordered() if s.text]
     order = None
     if call.ended and service.orders is not None:
         with contextlib.suppress(NotFound):
@@ -461,6 +476,55 @@ def _actor(request: web.Request) -> str:
 async def api_call(request: web.Request) -> web.Response:
     data = await _call_json(request, check_call_id(request.match_info["call_id"]))
     return web.json_response(data, dumps=dumps, headers={"Cache-Control": "no-store"})
+
+
+def same_origin(request: web.Request) -> bool:
+    """Whether the request's Origin names the host it was sent to (host and port; the scheme is left out, as
+    a TLS-terminating proxy makes it differ).  No Origin is refused too: every browser sends one on a
+    WebSocket handshake."""
+    origin = request.headers.get("Origin", "")
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        return False
+    return bool(netloc) and netloc.lower() == request.host.lower()
+
+
+@require("staff")
+async def api_call_live(request: web.Request) -> web.StreamResponse:
+    """The call's frames for the agent's page: the GET's JSON first, then what HotlineService pushes."""
+    if not same_origin(request):
+        return json_error(403, "this WebSocket opens only from the console's own pages (Origin)", "Forbidden")
+    service, call_id = _hotline(request), check_call_id(request.match_info["call_id"])
+    service.calls.get(call_id)  # NotFound (404) before the upgrade
+    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=4096)
+    if not ws.can_prepare(request).ok:
+        return json_error(400, "this route is a WebSocket: open it with an Upgrade request", "InvalidInput")
+    await ws.prepare(request)
+    service.subscribe(call_id, ws, transcript=True)
+    try:
+        async with service.send_lock(ws):  # the snapshot goes out before any frame pushed meanwhile
+            await ws.send_str(dumps({"type": "call", "call": await _call_json(request, call_id)}))
+        await _hold(request, ws)
+    finally:
+        service.unsubscribe(ws)
+    return ws
+
+
+async def _hold(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Keep the socket until the browser closes it or the session ends (nothing is read from it)."""
+    accounts, sid = request.app.get(ACCOUNTS), session_id(request)
+    while not ws.closed:
+        try:
+            message = await ws.receive(timeout=SESSION_CHECK_SECONDS)
+        except TimeoutError:
+            live = await asyncio.to_thread(accounts.session, sid) if accounts is not None and sid else None
+            if live is None:
+                await ws.close(code=SESSION_GONE, message=b"the session ended: sign in again")
+                return
+            continue
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -560,6 +624,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/admin/staff/handovers/{ticket}", api_handover),
     ("POST", "/api/admin/staff/handovers/{ticket}/{action}", api_handover_action),
     ("GET", "/api/admin/staff/calls/{call_id}", api_call),
+    ("GET", "/api/admin/staff/calls/{call_id}/live", api_call_live),
     ("POST", "/api/admin/staff/calls/{call_id}/pin", api_pin),
     ("GET", "/api/admin/staff/calls/{call_id}/status/{app_no}", api_status),
     ("GET", "/api/admin/staff/calls/{call_id}/order", api_order),
