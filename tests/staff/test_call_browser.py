@@ -188,3 +188,67 @@ def test_a_call_from_suggestions_to_a_delivered_order(page: Any, call_server: Li
     assert order["submitted_by"] == "staff:staff1"
     assert "13812345678" not in json.dumps(order, ensure_ascii=False)
     stream.close()
+
+
+def call_polls(requests: list[str], server: LiveServer) -> list[str]:
+    """The polling GETs of the call's JSON among ``requests`` (not its socket, pin, status or order)."""
+    return [url for url in requests if url.split("?")[0] == f"{server.url}/api/admin/staff/calls/{CALL}"]
+
+
+def test_the_call_page_is_pushed_over_its_socket_without_polling(page: Any, call_server: LiveServer,
+                                                                 admin_settings: Settings) -> None:
+    stream = Stream(call_server, add_token(admin_settings, "asr-gateway"))
+    stream.send({"type": "start", "call_id": CALL, "line": "12345", "suggestions": False})
+    stream.say("您好，这里是12345热线", "agent")
+    sign_in(page, call_server, "staff1")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(call_server.url + f"/staff/calls/{CALL}")
+    status = page.get_by_role("status").filter(has_text="实时 Live")
+    expect(status).to_be_visible(timeout=10_000)
+    expect(status).to_have_attribute("aria-live", "polite")
+    requests.clear()  # from here on the socket alone brings the call
+
+    stream.say("你好，我叫张伟，手机13812345678，我想问一下结婚登记需要带什么材料")
+    suggestions = page.locator("#suggestions")
+    expect(suggestions.get_by_role("heading", name="结婚登记", exact=True)).to_be_visible(timeout=10_000)
+    transcript = page.get_by_role("list").filter(has_text="来电人 Caller")
+    expect(transcript).to_contain_text("〔手机号〕")
+    expect(transcript).not_to_contain_text("13812345678")
+    stream.say("还有一个事，我租房住，租房提取公积金怎么办")
+    expect(suggestions.get_by_role("heading", name="住房公积金提取（租房）")).to_be_visible(timeout=10_000)
+    page.wait_for_timeout(1500)  # three polling periods: a poll would have shown by now
+    assert call_polls(requests, call_server) == [], requests
+    expect(status).to_be_visible()
+
+    stream.send({"type": "end", "call_id": CALL})
+    expect(page.get_by_role("heading", name="工单 Work order")).to_be_visible(timeout=10_000)
+    assert call_polls(requests, call_server) == [], requests
+    stream.close()
+
+
+def test_without_its_socket_the_call_page_polls_and_keeps_retrying(page: Any, call_server: LiveServer,
+                                                                  admin_settings: Settings) -> None:
+    stream = Stream(call_server, add_token(admin_settings, "asr-gateway"))
+    stream.send({"type": "start", "call_id": CALL, "line": "12345", "suggestions": False})
+    sign_in(page, call_server, "staff1")
+    attempts: list[str] = []
+
+    def refuse(ws: Any) -> None:  # the network in between drops every WebSocket
+        attempts.append(ws.url)
+        ws.close()
+
+    page.route_web_socket(f"**/api/admin/staff/calls/{CALL}/live", refuse)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(call_server.url + f"/staff/calls/{CALL}")
+    expect(page.get_by_role("status").filter(has_text="轮询 Polling")).to_be_visible(timeout=10_000)
+    stream.say("你好，我想问一下结婚登记需要带什么材料")
+    suggestions = page.locator("#suggestions")
+    expect(suggestions.get_by_role("heading", name="结婚登记", exact=True)).to_be_visible(timeout=10_000)
+    assert call_polls(requests, call_server)  # they came by polling
+    deadline = time.monotonic() + 10
+    while len(attempts) < 3 and time.monotonic() < deadline:  # retried: after ~1 s, then ~2 s
+        page.wait_for_timeout(200)
+    assert len(attempts) >= 3, attempts
+    stream.close()

@@ -1,8 +1,15 @@
 /* The staff console (/staff): the hand-over queue, one hand-over, one live call.
  * Plain JS, no CDN. Text from citizens, callers or documents is only ever set with textContent.
  * State-changing requests carry the session's CSRF token from <meta name="csrf-token"> (X-CSRF-Token).
- * Updates come by polling the console's JSON routes (/api/admin/staff/...): the queue every 1.5 s, an open
- * hand-over every second, a live call every 0.5 s.
+ * How updates reach the page:
+ * - A live call is pushed over its WebSocket, GET /api/admin/staff/calls/{id}/live (the staff session's
+ *   cookie; the server refuses another Origin).  The first frame is {"type": "call", "call": …}, the same JSON
+ *   the polling GET answers, so both paths render through applyCall(); then "transcript" (one masked line),
+ *   "suggestions", "status_offer" and "order" frames as the hotline pushes them.  If the socket cannot open,
+ *   is not up within 3 s or drops, the page polls GET /api/admin/staff/calls/{id} every 0.5 s and retries
+ *   the socket with backoff (1 s doubling to 30 s, jittered); a socket closed with 4401 (the session ended)
+ *   is not retried.  The state shows in #conn (role=status, aria-live=polite): 「实时 Live」 / 「轮询 Polling」.
+ * - The queue (every 1.5 s) and an open hand-over (every second) still poll their JSON routes.
  */
 (function () {
   "use strict";
@@ -329,21 +336,100 @@
         $("o-submit").disabled = false;
       });
     });
-    var timer = every(500, function () {
-      return api("GET", base).then(function (data) {
-        renderTranscript(data.transcript);
-        renderSuggestions(data.suggestions);
-        renderOffers(data.app_nos || []);
-        if (data.ended) {
-          $("call-state").textContent = "通话已结束 The call has ended.";
-          if (data.order && !orderShown) {
-            orderShown = true;
-            fillOrder(data.order);
-            window.clearInterval(timer);
-          }
+    function showOrder(order) {
+      $("call-state").textContent = "通话已结束 The call has ended.";
+      if (orderShown) { return; }
+      orderShown = true;
+      fillOrder(order);
+      finish();
+    }
+    function applyCall(data) {  // the GET's JSON: from a poll or the socket's first frame
+      renderTranscript(data.transcript);
+      renderSuggestions(data.suggestions);
+      renderOffers(data.app_nos || []);
+      if (data.ended) {
+        $("call-state").textContent = "通话已结束 The call has ended.";
+        if (data.order) { showOrder(data.order); }
+      }
+    }
+    function applyFrame(f) {
+      if (f.type === "call") { applyCall(f.call); }
+      else if (f.type === "transcript") { renderTranscript([f.line]); }
+      else if (f.type === "suggestions") { renderSuggestions(f.suggestions); }
+      else if (f.type === "status_offer") { renderOffers([f.app_no]); }
+      else if (f.type === "order") { showOrder(f.order); }
+    }
+
+    /* the connection: the socket when it is up, polling while it is not */
+    var conn = el("p", "conn muted", "连接中 Connecting…");
+    conn.id = "conn";
+    conn.setAttribute("role", "status");
+    conn.setAttribute("aria-live", "polite");
+    $("call-state").insertAdjacentElement("afterend", conn);
+    var mode = "connecting", poller = null, socket = null, retryMs = 1000, retryTimer = null, done = false;
+    function setMode(next, text) {
+      mode = next;
+      if (conn.textContent !== text) { conn.textContent = text; }
+      conn.className = "conn " + next;
+    }
+    function poll() {
+      return api("GET", base).then(function (data) { if (mode !== "live") { applyCall(data); } });
+    }
+    function startPolling() {
+      if (done) { return; }
+      setMode("polling", "轮询 Polling");
+      if (poller === null) { poller = every(500, poll); }
+    }
+    function stopPolling() {
+      if (poller !== null) { window.clearInterval(poller); poller = null; }
+    }
+    function retryLater() {
+      if (done || retryTimer !== null) { return; }
+      var wait = retryMs * (0.8 + Math.random() * 0.4);
+      retryMs = Math.min(retryMs * 2, 30000);
+      retryTimer = window.setTimeout(function () { retryTimer = null; connect(); }, wait);
+    }
+    function connect() {
+      if (done) { return; }
+      if (!window.WebSocket) { startPolling(); return; }
+      var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+      var ws;
+      try { ws = new window.WebSocket(scheme + window.location.host + base + "/live"); }
+      catch (e) { startPolling(); retryLater(); return; }
+      socket = ws;
+      var slow = window.setTimeout(function () { if (mode !== "live") { startPolling(); } }, 3000);
+      ws.addEventListener("message", function (ev) {
+        var frame;
+        try { frame = JSON.parse(ev.data); } catch (e) { return; }
+        if (frame.type === "call") {  // the socket is up and in step: polling can stop
+          window.clearTimeout(slow);
+          retryMs = 1000;
+          stopPolling();
+          setMode("live", "实时 Live");
         }
+        applyFrame(frame);
       });
-    });
+      ws.addEventListener("close", function (ev) {
+        window.clearTimeout(slow);
+        if (socket === ws) { socket = null; }
+        if (done) { return; }
+        if (ev.code === 4401) {
+          stopPolling();
+          setMode("ended", "会话已结束，请重新登录 Signed out: sign in again");
+          return;
+        }
+        startPolling();
+        retryLater();
+      });
+    }
+    function finish() {  // the order is shown: nothing more comes for this call
+      done = true;
+      stopPolling();
+      if (retryTimer !== null) { window.clearTimeout(retryTimer); retryTimer = null; }
+      if (socket !== null) { socket.close(1000); socket = null; }
+      setMode("ended", "已结束 Ended");
+    }
+    connect();
   }
 
   var page = root.getAttribute("data-page");
