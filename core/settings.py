@@ -56,6 +56,9 @@ class Settings:
     # where passage vectors are cached by content (retrieval/embed_cache.py); "" = <home>/index/embeddings.db.
     # Evaluation and benchmark runs in throwaway homes can share one file so reruns embed nothing.
     embedding_cache: str = ""
+    # worker processes that embed an index build (large batches only; a query is always embedded in the
+    # serving process on one thread): 0 = as many as cores, 1 = in-process (retrieval/use_encoder.py)
+    embedding_processes: int = 0
     # archive: an imported record whose body is longer than this is rejected
     max_body_chars: int = 200_000
     # the admin console's file import (/admin/documents/upload): larger uploads (all files, bytes) are refused

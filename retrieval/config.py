@@ -21,6 +21,7 @@ class RetrievalConfig:
     dense: bool = True  # False turns the dense side off whatever the model
     dense_index_threshold: int = 50_000  # passages; above it the dense index is approximate (IVF)
     embedding_cache: Path | None = None  # None: <index_dir>/embeddings.db
+    embedding_processes: int = 0  # worker processes for index-time embedding: 0 = as many as cores, 1 = none
     time_zone: str = ""  # the city's (settings.time_zone): what "today" is for validity; "" = the machine's
 
     @property
@@ -41,5 +42,6 @@ class RetrievalConfig:
             dense=bool(settings.extra.get("dense", True)),
             dense_index_threshold=settings.dense_index_threshold,
             embedding_cache=Path(settings.embedding_cache).expanduser() if settings.embedding_cache else None,
+            embedding_processes=settings.embedding_processes,
             time_zone=settings.time_zone,
         )

@@ -18,6 +18,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -107,17 +108,20 @@ class EmbeddingCache:
                    dynamic_ncols=tty)
         vectors: dict[bytes, np.ndarray] = {}
         step = 2048  # store as we go: an interrupted build keeps what it embedded
+        # an embedder with worker processes (retrieval.use_encoder) keeps them for the whole loop
+        session = embedder.batch() if callable(getattr(embedder, "batch", None)) else nullcontext()
         try:
-            for start in range(0, len(texts), step):
-                part = texts[start:start + step]
-                if getattr(embedder, "reports_progress", False):  # it reports each micro-batch
-                    vecs = embedder.encode(part, progress=bar.update)
-                else:
-                    vecs = embedder.encode(part)
-                    bar.update(len(part))
-                pairs = list(zip(hashes[start:start + step], vecs, strict=True))
-                self._store(pairs)
-                vectors.update(pairs)
+            with session:
+                for start in range(0, len(texts), step):
+                    part = texts[start:start + step]
+                    if getattr(embedder, "reports_progress", False):  # it reports each micro-batch
+                        vecs = embedder.encode(part, progress=bar.update)
+                    else:
+                        vecs = embedder.encode(part)
+                        bar.update(len(part))
+                    pairs = list(zip(hashes[start:start + step], vecs, strict=True))
+                    self._store(pairs)
+                    vectors.update(pairs)
         finally:
             bar.close()
         return vectors

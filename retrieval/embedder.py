@@ -218,17 +218,21 @@ def is_use(name_or_path: str) -> bool:
     return spec.startswith(PACKAGED_PREFIX) and spec[len(PACKAGED_PREFIX):] in USE_NAMES
 
 
-def load_embedder(name_or_path: str, device: str = "cpu", threads: int = 0) -> Embedder:
+def load_embedder(name_or_path: str, device: str = "cpu", threads: int = 0, processes: int = 1) -> Embedder:
     """Load an embedding model fully offline; raises ``EmbeddingModelNotFound``.
 
     ``threads`` caps torch's intra-op threads for this process (default ``DEFAULT_THREADS``); the USE
-    encoder takes it as its index-time thread count.
+    encoder takes it as the BLAS threads of an in-process batch (default one).  ``processes`` is for the
+    USE encoder: worker processes for a large batch (the index build; ``embedding_processes``: 0 = as many
+    as cores, 1 = in-process, the default here); sentence-transformers models ignore it.
     """
     if is_use(name_or_path):
         from retrieval.use_encoder import EncoderUnavailable, UseEncoder
 
         try:
-            kwargs = {"index_threads": threads} if threads else {}
+            kwargs: dict[str, Any] = {"processes": processes}
+            if threads:
+                kwargs["index_threads"] = threads
             return UseEncoder.load(name=name_or_path.strip(), **kwargs)
         except EncoderUnavailable as exc:
             raise EmbeddingModelNotFound(str(exc)) from exc

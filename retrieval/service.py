@@ -96,7 +96,8 @@ class Retriever:
             from retrieval.embedder import load_embedder
 
             try:
-                self.embedder = load_embedder(self.config.embedding_model)
+                self.embedder = load_embedder(self.config.embedding_model,
+                                              processes=self.config.embedding_processes)
             except Exception as exc:  # a missing model must not take search down: lexical still works
                 log.warning("dense retrieval disabled: %s", exc)
         self._warm = True

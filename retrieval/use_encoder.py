@@ -8,11 +8,17 @@ SentencePiece, which is most of the cost for short texts.  This module keeps the
 ``sentencepiece`` library reading the wheel's own ``sp.model`` — byte-identical ids, an order of magnitude
 faster (``tests/retrieval/test_use_encoder.py`` checks the vectors against the package's ``encode``).
 
-Threads: a query (a handful of texts) runs on one BLAS thread, so concurrent searches do not fight over the
-cores the Rasa engine also needs; a batch (index build) runs on ``index_threads`` (all cores by default) in
-micro-batches of ``token_budget`` tokens, the size at which the wheel found its throughput flat — but only
-while the machine has a core to spare for each: BLAS threads on busy cores spin, and measured here with two
-other jobs running, two threads embedded 3–4× slower than one (8–11 against 28–38 passages/s).
+Threads and processes: every forward pass runs on one BLAS thread.  A query (a handful of texts) is
+encoded in the calling process; a large batch (an index build: at least ``2 × chunk`` texts) is cut into
+chunks of ``chunk`` texts that ``processes`` worker processes encode (``spawn`` context, each loading the
+model once in its initializer, one BLAS thread each), the vectors put back in input order and
+``progress`` told as each chunk comes back.  BLAS threads do not pay here: a micro-batch of 384 tokens
+is a few small GEMMs between single-threaded gathers and layer norms, and measured on 2 idle cores two
+BLAS threads in one process encoded no faster than one (bench/RESULTS.md, 2026-12-02), while two
+processes of one thread nearly doubled it.  ``processes=1`` (or a batch too small, or workers that cannot
+start or die) encodes in-process.  The pool lives for one ``encode`` call, or for a ``batch()`` block
+(``retrieval.embed_cache`` wraps a whole build in one), and is shut down at its end: no process outlives
+the work.
 
 Nothing loads at import: ``UseEncoder.load()`` reads the 30 MB of weights (about a second) and is called
 from ``retrieval.embedder.load_embedder`` during warm-up.
@@ -20,10 +26,12 @@ from ``retrieval.embedder.load_embedder`` during warm-up.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +40,27 @@ import numpy as np
 from core.errors import CivicError
 from retrieval.embedder import unknown_share_of
 
+log = logging.getLogger(__name__)
+
 MODEL_NAME = "use-multilingual-v3"
 DIM = 512
 TOKEN_BUDGET = 384  # tokens per forward micro-batch (the wheel's own choice; measured flat above it)
 QUERY_BATCH = 8  # at most this many texts are a query: one thread
-INDEX_THREADS = os.cpu_count() or 1
+INDEX_THREADS = 1  # BLAS threads of an in-process batch: more do not pay (module docstring)
+CHUNK = 128  # texts per task sent to a worker process; a batch of fewer than 2 chunks stays in-process
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_processes(setting: int) -> int:
+    """Worker processes for ``embedding_processes``: 0 = as many as cores, 1 = in-process."""
+    return usable_cores() if setting <= 0 else setting
 
 
 class EncoderUnavailable(CivicError):
@@ -59,20 +83,83 @@ def resources() -> tuple[Path, Path]:
     return weights, sp_model
 
 
+# multiprocessing's resource tracker: the first pool starts it, and it would live as long as this process
+# does.  When no pool of ours is left and we started it, it is stopped (the next pool starts it again).
+_pools_lock = threading.Lock()
+_live_pools = 0
+_tracker_ours = False
+
+
+def _pool_started() -> None:
+    global _live_pools, _tracker_ours
+    with _pools_lock:
+        if _live_pools == 0:
+            from multiprocessing import resource_tracker
+
+            tracker = getattr(resource_tracker, "_resource_tracker", None)
+            _tracker_ours = tracker is not None and getattr(tracker, "_pid", 0) is None
+        _live_pools += 1
+
+
+def _pool_stopped() -> None:
+    global _live_pools, _tracker_ours
+    with _pools_lock:
+        _live_pools -= 1
+        if _live_pools > 0 or not _tracker_ours:
+            return
+        _tracker_ours = False
+        from multiprocessing import resource_tracker
+
+        try:
+            resource_tracker._resource_tracker._stop()  # type: ignore[attr-defined]
+        except Exception as exc:  # a private call: if it is gone, the tracker just stays
+            log.debug("resource tracker left running: %s", exc)
+
+
+def _shutdown(pool: ProcessPoolExecutor) -> None:
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        _pool_stopped()
+
+
+# the worker side: one encoder per worker process, loaded by the pool's initializer ---------------------
+_WORKER: UseEncoder | None = None
+
+
+def _worker_init(token_budget: int) -> None:
+    global _WORKER
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")  # for the worker's life: one BLAS thread
+    except Exception:  # threadpoolctl missing: numpy keeps its own thread count
+        pass
+    _WORKER = UseEncoder.load(index_threads=1, processes=1, token_budget=token_budget)
+
+
+def _worker_encode(texts: list[str]) -> np.ndarray:
+    assert _WORKER is not None, "the worker's initializer did not run"
+    return _WORKER.encode(texts)
+
+
 class UseEncoder:
     """The ``retrieval.embedder.Embedder`` protocol over USE-multilingual-v3; thread-safe."""
 
     dim = DIM
-    reports_progress = True  # encode(texts, progress=callback) reports each micro-batch
+    reports_progress = True  # encode(texts, progress=callback) reports each micro-batch (or chunk)
 
     def __init__(self, backend: Any, sp: Any, *, name: str = f"packaged:{MODEL_NAME}",
-                 index_threads: int = INDEX_THREADS, token_budget: int = TOKEN_BUDGET) -> None:
+                 index_threads: int = INDEX_THREADS, token_budget: int = TOKEN_BUDGET,
+                 processes: int = 1, chunk: int = CHUNK) -> None:
         self._backend = backend
         self._sp = sp
         self._unk = int(sp.unk_id())
         self.name = name
         self.index_threads = max(1, index_threads)
         self.token_budget = max(16, token_budget)
+        self.processes = resolve_processes(processes)
+        self.chunk = max(1, chunk)
         self._limit: Callable[..., AbstractContextManager[Any]] | None = None
         try:
             from threadpoolctl import ThreadpoolController
@@ -82,6 +169,10 @@ class UseEncoder:
             self._limit = None
         self._known: dict[str, bool] = {}
         self._known_lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._sessions = 0
+        self._pool_broken = False  # workers could not start once: in-process from then on
 
     @classmethod
     def load(cls, **kwargs: Any) -> UseEncoder:
@@ -103,16 +194,15 @@ class UseEncoder:
         return [list(ids) if len(ids) > 2 else [ids[0], self._unk, ids[-1]] for ids in rows]
 
     def threads_for(self, n: int) -> int:
-        """BLAS threads for a batch of ``n`` texts: one for a query; for a batch, ``index_threads`` unless
-        the other work on the machine (the 1-minute load average) leaves fewer cores idle."""
-        if n <= QUERY_BATCH or self.index_threads == 1:
+        """BLAS threads of an in-process batch of ``n`` texts: one for a query, ``index_threads`` (default
+        one) for a batch — exactly what was asked; the pool's workers run one thread each."""
+        return 1 if n <= QUERY_BATCH else self.index_threads
+
+    def processes_for(self, n: int) -> int:
+        """Worker processes that will encode a batch of ``n`` texts; 1 means in this process."""
+        if self.processes <= 1 or self._pool_broken or n < 2 * self.chunk:
             return 1
-        try:
-            busy = os.getloadavg()[0]
-        except OSError:
-            busy = 0.0
-        idle = int((os.cpu_count() or 1) - busy + 0.5)
-        return max(1, min(self.index_threads, idle))
+        return min(self.processes, -(-n // self.chunk))
 
     def _threads(self, n: int) -> AbstractContextManager[Any]:
         if self._limit is None:
@@ -121,11 +211,19 @@ class UseEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """float32 (len(texts), 512), rows L2-normalised.  ``progress(k)`` is told after each micro-batch
-        how many more texts are done.  ``batch_size`` is accepted for the protocol; batches are cut by
-        tokens instead."""
+        """float32 (len(texts), 512), rows L2-normalised, in input order.  ``progress(k)`` is told after each
+        micro-batch (or worker chunk) how many more texts are done.  ``batch_size`` is accepted for the
+        protocol; batches are cut by tokens instead."""
         n = len(texts)
-        out = np.empty((n, DIM), dtype=np.float32)
+        if self.processes_for(n) > 1:
+            return self._encode_pooled(texts, progress)
+        return self._encode_here(texts, progress)
+
+    def _encode_here(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
+                     out: np.ndarray | None = None) -> np.ndarray:
+        n = len(texts)
+        if out is None:
+            out = np.empty((n, DIM), dtype=np.float32)
         if not n:
             return out
         ids = self.token_ids(texts)
@@ -143,6 +241,83 @@ class UseEncoder:
             self._backend._encode_batch(group, tokens, out[first:n])
             if progress is not None:
                 progress(n - first)
+        return out
+
+    # worker processes -----------------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Keep the worker processes between the ``encode`` calls of one block (an index build); they start
+        at the first large batch inside it and are shut down when the outermost block ends."""
+        with self._pool_lock:
+            self._sessions += 1
+        try:
+            yield
+        finally:
+            with self._pool_lock:
+                self._sessions -= 1
+                pool = self._pool if self._sessions == 0 else None
+                if pool is not None:
+                    self._pool = None
+            if pool is not None:
+                _shutdown(pool)
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        from multiprocessing import get_context
+
+        _pool_started()  # before the executor: its queues' semaphores start the tracker
+        try:
+            return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                       initializer=_worker_init, initargs=(self.token_budget,))
+        except BaseException:
+            _pool_stopped()
+            raise
+
+    def _acquire_pool(self, workers: int) -> tuple[ProcessPoolExecutor, bool]:
+        """(pool, whether this call owns it and must shut it down)."""
+        with self._pool_lock:
+            if self._sessions == 0:
+                return self._new_pool(workers), True
+            if self._pool is None:
+                self._pool = self._new_pool(self.processes)
+            return self._pool, False
+
+    def _drop_pool(self, pool: ProcessPoolExecutor) -> None:
+        with self._pool_lock:
+            if self._pool is pool:
+                self._pool = None
+        _shutdown(pool)
+
+    def _encode_pooled(self, texts: Sequence[str], progress: Callable[[int], None] | None) -> np.ndarray:
+        n = len(texts)
+        out = np.empty((n, DIM), dtype=np.float32)
+        starts = list(range(0, n, self.chunk))
+        done: set[int] = set()
+        pool: ProcessPoolExecutor | None = None
+        owned = False
+        try:
+            pool, owned = self._acquire_pool(self.processes_for(n))
+            futures: dict[Future[np.ndarray], int] = {
+                pool.submit(_worker_encode, list(texts[s:s + self.chunk])): s for s in starts}
+            for future in as_completed(futures):
+                s = futures[future]
+                vecs = future.result()
+                out[s:s + len(vecs)] = vecs
+                done.add(s)
+                if progress is not None:
+                    progress(len(vecs))
+        except Exception as exc:  # workers cannot start or died (BrokenProcessPool, OSError, …)
+            self._pool_broken = True
+            log.warning("embedding in worker processes failed (%s: %s); encoding the rest in-process",
+                        exc.__class__.__name__, exc)
+            if pool is not None:
+                self._drop_pool(pool)
+                owned = False
+            for s in starts:
+                if s not in done:
+                    self._encode_here(texts[s:s + self.chunk], progress, out[s:s + self.chunk])
+        finally:
+            if pool is not None and owned:
+                _shutdown(pool)
         return out
 
     # what the model can read ----------------------------------------------------------------------
