@@ -108,8 +108,10 @@ def _pool_stopped() -> None:
         if _live_pools > 0 or not _tracker_ours:
             return
         _tracker_ours = False
+        import gc
         from multiprocessing import resource_tracker
 
+        gc.collect()  # the pools' queues go first: their semaphores unregister from the tracker
         try:
             resource_tracker._resource_tracker._stop()  # type: ignore[attr-defined]
         except Exception as exc:  # a private call: if it is gone, the tracker just stays

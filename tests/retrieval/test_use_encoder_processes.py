@@ -7,6 +7,9 @@ from __future__ import annotations
 import functools
 import logging
 import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -14,10 +17,9 @@ import pytest
 
 from core.settings import Settings
 from retrieval.config import RetrievalConfig
-from retrieval.embedder import load_embedder
+from retrieval.embed_cache import EmbeddingCache
+from retrieval.embedder import FakeEmbedder, load_embedder
 from retrieval.use_encoder import UseEncoder, resolve_processes, usable_cores
-
-pytestmark = pytest.mark.model
 
 
 @functools.cache
@@ -53,6 +55,7 @@ def children() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
+@pytest.mark.model
 def test_worker_processes_give_the_in_process_vectors_in_input_order() -> None:
     texts = mixed(60)
     here = base().encode(texts)
@@ -68,6 +71,7 @@ def test_worker_processes_give_the_in_process_vectors_in_input_order() -> None:
     assert children() <= before  # a lone call shuts its workers down
 
 
+@pytest.mark.model
 def test_a_small_batch_or_a_query_starts_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
     enc = pooled(chunk=8)
 
@@ -84,6 +88,7 @@ def test_a_small_batch_or_a_query_starts_no_process(monkeypatch: pytest.MonkeyPa
     assert np.allclose(query, base().encode(["护照怎么补办"]), atol=1e-5)
 
 
+@pytest.mark.model
 def test_a_batch_block_keeps_its_workers_until_it_ends() -> None:
     enc = pooled(chunk=4)
     before = children()
@@ -97,6 +102,7 @@ def test_a_batch_block_keeps_its_workers_until_it_ends() -> None:
     assert np.allclose(second, base().encode(mixed(24)), atol=1e-5)
 
 
+@pytest.mark.model
 def test_workers_that_cannot_start_fall_back_to_in_process(monkeypatch: pytest.MonkeyPatch,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     enc = pooled(chunk=4)
@@ -114,8 +120,34 @@ def test_workers_that_cannot_start_fall_back_to_in_process(monkeypatch: pytest.M
     assert enc.processes_for(1000) == 1  # and it does not try again
 
 
+@pytest.mark.model
 def test_embedding_processes_is_one_setting() -> None:
     assert Settings().embedding_processes == 0
     assert RetrievalConfig.of(Settings(embedding_processes=1)).embedding_processes == 1
     assert resolve_processes(0) == usable_cores() and resolve_processes(1) == 1
     assert load_embedder("packaged:use-multilingual-v3", processes=0).processes == usable_cores()
+
+
+def test_the_cache_keeps_one_worker_block_for_a_whole_build(tmp_path: Path) -> None:
+    """EmbeddingCache embeds in steps of 2048 texts; an embedder with ``batch()`` gets one block around
+    all of them, so its workers start once per build, not once per step."""
+    events: list[str] = []
+
+    class Blocky(FakeEmbedder):
+        @contextmanager
+        def batch(self) -> Iterator[None]:
+            events.append("start")
+            yield
+            events.append("end")
+
+        def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+            events.append("encode")
+            return super().encode(texts, batch_size)
+
+    emb = Blocky(dim=16)
+    cache = EmbeddingCache(tmp_path / "embeddings.db", emb.name, emb.dim)
+    try:
+        cache.encode(emb, [f"passage {i}" for i in range(5000)])
+    finally:
+        cache.close()
+    assert events == ["start", "encode", "encode", "encode", "end"]
