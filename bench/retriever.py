@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +89,16 @@ class TimedEmbedder:
         self.batch_texts = self.batch_chars = 0
         self.query_ms: list[float] = []
         self.threads_used: dict[int, int] = {}  # BLAS threads the encoder chose -> texts
+        self.processes_used: dict[int, int] = {}  # worker processes the encoder chose -> texts
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray:
         if len(texts) > QUERY_BATCH and hasattr(self.real, "threads_for"):  # what encode is about to choose
             used = int(self.real.threads_for(len(texts)))
             self.threads_used[used] = self.threads_used.get(used, 0) + len(texts)
+        if len(texts) > QUERY_BATCH and hasattr(self.real, "processes_for"):
+            procs = int(self.real.processes_for(len(texts)))
+            self.processes_used[procs] = self.processes_used.get(procs, 0) + len(texts)
         start = time.perf_counter()
         if progress is not None and self.reports_progress:
             vecs = self.real.encode(texts, batch_size, progress=progress)
@@ -107,6 +112,11 @@ class TimedEmbedder:
             self.batch_texts += len(texts)
             self.batch_chars += sum(map(len, texts))
         return np.asarray(vecs)
+
+    def batch(self) -> Any:
+        """The real encoder's worker-process block (retrieval.use_encoder), when it has one."""
+        session = getattr(self.real, "batch", None)
+        return session() if callable(session) else nullcontext()
 
     def unknown_mask(self, text: str) -> Any:
         return self.real.unknown_mask(text)
@@ -213,7 +223,8 @@ def build(size: int, work: Path, model: str, index_threads: int, real_cache: Pat
         for doc in docs:
             archive.upsert(doc)
     t_archive = time.perf_counter() - start
-    real = load_embedder(model or settings.embedding_model, threads=index_threads)
+    real = load_embedder(model or settings.embedding_model, threads=index_threads,
+                         processes=settings.embedding_processes)  # what Retriever.warm_up would load
     synthetic: SyntheticEmbedder | None = None
     if size > REAL_MAX:
         if real_cache is None:
@@ -244,6 +255,7 @@ def build(size: int, work: Path, model: str, index_threads: int, real_cache: Pat
         "embed_chars_per_s": round(chars_rate), "embed_200char_passages_per_s": round(chars_rate / 200, 1),
         "index_threads": getattr(real, "index_threads", index_threads),
         "threads_used": {str(k): v for k, v in sorted(embedder.threads_used.items())},
+        "processes_used": {str(k): v for k, v in sorted(embedder.processes_used.items())},
         "rest_s": round(report.seconds - embedder.batch_s, 1),
         "fitness_weight": report.fitness.get("corpus_weight"),
         "build_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
