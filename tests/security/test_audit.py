@@ -68,7 +68,8 @@ def test_make_audit_fails_only_on_a_fixable_finding_in_the_app(tmp_path: Path,
     unfixed = write(tmp_path / "unfixed", advisory("U-1", "aiohttp", versions=[version], aliases=["CVE-1-2"]))
     assert main(["--advisories", str(unfixed)]) == 0
     out = capsys.readouterr().out
-    assert f"aiohttp {version}: U-1 [CVE-1-2] (fixed in no fix)" in out and "newest modified 2024-10-10" in out
+    assert f"aiohttp {version}: U-1 [CVE-1-2] (fixed in no fix)" in out
+    assert "newest modified 2024-10-10" in out
     fixable = write(tmp_path / "fixable", advisory("F-1", "aiohttp", ranges=[[{"introduced": "0"},
                                                                               {"fixed": "9999"}]]))
     assert main(["--advisories", str(fixable)]) == 1
