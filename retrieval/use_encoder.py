@@ -13,12 +13,13 @@ encoded in the calling process; a large batch (an index build: at least ``2 × c
 chunks of ``chunk`` texts that ``processes`` worker processes encode (``spawn`` context, each loading the
 model once in its initializer, one BLAS thread each), the vectors put back in input order and
 ``progress`` told as each chunk comes back.  BLAS threads do not pay here: a micro-batch of 384 tokens
-is a few small GEMMs between single-threaded gathers and layer norms, and measured on 2 idle cores two
-BLAS threads in one process encoded no faster than one (bench/RESULTS.md, 2026-12-02), while two
-processes of one thread nearly doubled it.  ``processes=1`` (or a batch too small, or workers that cannot
-start or die) encodes in-process.  The pool lives for one ``encode`` call, or for a ``batch()`` block
-(``retrieval.embed_cache`` wraps a whole build in one), and is shut down at its end: no process outlives
-the work.
+is a few small GEMMs between single-threaded gathers and layer norms; two BLAS threads in one process
+encoded no faster than one on 2 idle cores (131 against 132 passages/s) and 3.5x slower with one core busy
+elsewhere (32 against 114/s), while two processes of one thread nearly doubled a 10k build's embedding
+rate when a core was free (bench/RESULTS.md, 2026-12-01 and 2026-12-02).  ``processes=1`` (or a batch
+too small, or workers that cannot start or die) encodes in-process.  The pool lives for one ``encode``
+call, or for a ``batch()`` block (``retrieval.embed_cache`` wraps a whole build in one), and is shut down
+at its end: no process outlives the work.
 
 Nothing loads at import: ``UseEncoder.load()`` reads the 30 MB of weights (about a second) and is called
 from ``retrieval.embedder.load_embedder`` during warm-up.
