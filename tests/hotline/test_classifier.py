@@ -81,11 +81,14 @@ def test_the_labelled_data_its_split_and_its_markers() -> None:
     assert categories.most_common(1)[0][0] == "城建"  # the most common category of real 12345 calls
     assert len(everything) >= 2800 and len(set(e["text"] for e in everything)) == len(everything)
     assert set(Counter(e["category"] for e in train)) == set(CATEGORIES)
-    # the kind is not given away by one marker word: few suggestions say 建议, few complaints say 投诉
-    suggestions = [e["text"] for e in everything if e["kind"] == "建言"]
-    complaints = [e["text"] for e in everything if e["kind"] == "投诉求助"]
-    assert sum("建议" in t for t in suggestions) / len(suggestions) < 0.15
-    assert sum("投诉" in t for t in complaints) / len(complaints) < 0.1
+    # the kind is not given away by one marker word: few suggestions say 建议, few complaints say 投诉, and
+    # 建议 also comes in complaints and questions (「物业建议我们自己修」, 「医生建议我转院，怎么备案」)
+    def share(word: str, kind: str) -> float:
+        texts = [e["text"] for e in everything if e["kind"] == kind]
+        return sum(word in t for t in texts) / len(texts)
+
+    assert share("建议", "建言") < 0.2 and share("投诉", "投诉求助") < 0.1
+    assert share("建议", "投诉求助") > 0.02 and share("建议", "咨询") > 0.01
     assert sum(len(t) for t in (e["text"] for e in everything)) / len(everything) >= 35  # long, not terse
 
 
