@@ -28,7 +28,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -137,12 +137,25 @@ class HotlineService:
             await asyncio.to_thread(self.journal.opened, call)
         return call
 
-    async def receive(self, seg: Segment, socket: web.WebSocketResponse | None = None) -> dict[str, Any]:
+    async def receive(self, seg: Segment, socket: web.WebSocketResponse | None = None,
+                      send_ack: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> dict[str, Any]:
         """``segment``, then the segment written to the journal before the ack is returned (a resent
-        duplicate is written again: its first write may be the one that failed)."""
-        ack = self.segment(seg, socket)
-        if self.journal is not None and ack["status"] != "stale":
-            await asyncio.to_thread(self.journal.applied, self.calls.get(seg.call_id), seg.seq)
+        duplicate is written again: its first write may be the one that failed).  The segment's suggestion
+        search starts only after that (and after ``send_ack`` has sent the ack, on the stream), so a
+        segment's ack always comes before its suggestions on the socket (docs/hotline.md)."""
+        searches: list[tuple[str, Coroutine[Any, Any, None]]] = []
+        ack = self.segment(seg, socket, searches)
+        try:
+            if self.journal is not None and ack["status"] != "stale":
+                await asyncio.to_thread(self.journal.applied, self.calls.get(seg.call_id), seg.seq)
+            if send_ack is not None:
+                await send_ack(ack)
+        except BaseException:
+            for _, work in searches:
+                work.close()  # never started: the caller's error answers the frame
+            raise
+        for call_id, work in searches:
+            self._spawn(call_id, work)
         return ack
 
     def restore(self, calls: list[Call]) -> None:
@@ -168,8 +181,10 @@ class HotlineService:
         """The lock :meth:`push` holds while it writes to ``socket`` (hold it to send a snapshot first)."""
         return self._send_locks.setdefault(id(socket), asyncio.Lock())
 
-    def segment(self, seg: Segment, socket: web.WebSocketResponse | None = None) -> dict[str, Any]:
-        """Apply one segment (opening its call if this is the first word of it); the ack."""
+    def segment(self, seg: Segment, socket: web.WebSocketResponse | None = None,
+                searches: list[tuple[str, Coroutine[Any, Any, None]]] | None = None) -> dict[str, Any]:
+        """Apply one segment (opening its call if this is the first word of it); the ack.  The suggestion
+        search it calls for starts now, or is appended to ``searches`` for the caller to start."""
         call = self.calls.find(seg.call_id)
         if call is None:
             call = self.start(Start(seg.call_id), socket)
@@ -181,13 +196,18 @@ class HotlineService:
             self._spawn(call.call_id, self.push(call.call_id, {"type": "transcript", "call_id": call.call_id,
                                                                "line": masked_line(seg)}))
         if seg.speaker == "caller" and applied in ("new", "replaced") and seg.text:
+            work = None
             if seg.is_final:
-                self._spawn(call.call_id, self._suggest(call, seg, None))
+                work = self._suggest(call, seg, None)
             else:
                 now = self._clock()
                 if now - self._last_partial.get(call.call_id, -PARTIAL_INTERVAL) >= PARTIAL_INTERVAL:
                     self._last_partial[call.call_id] = now
-                    self._spawn(call.call_id, self._suggest(call, seg, seg))
+                    work = self._suggest(call, seg, seg)
+            if work is not None and searches is not None:
+                searches.append((call.call_id, work))
+            elif work is not None:
+                self._spawn(call.call_id, work)
         return {"type": "ack", "call_id": seg.call_id, "seq": seg.seq, "status": applied}
 
     def _spawn(self, call_id: str, work: Awaitable[None]) -> None:
@@ -495,7 +515,10 @@ async def _handle_frame(service: HotlineService, ws: web.WebSocketResponse, fram
         await ws.send_str(dumps({"type": "ack", "call_id": frame.call_id, "seq": None, "status": "started",
                                  "protocol": PROTOCOL_VERSION}))
     elif isinstance(frame, Segment):
-        await ws.send_str(dumps(await service.receive(frame, ws)))
+        async def send_ack(ack: dict[str, Any]) -> None:
+            await ws.send_str(dumps(ack))
+
+        await service.receive(frame, ws, send_ack)
     elif isinstance(frame, End):
         service.calls.get(frame.call_id)  # NotFound before the ack
         subscribed = ws in service.subscribers.get(frame.call_id, set())
