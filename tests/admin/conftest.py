@@ -58,6 +58,15 @@ async def sign_in_client(client: TestClient, name: str, password: str = PASSWORD
     return csrf_of(await overview.text())
 
 
+async def signed_in_client(server: Any, name: str) -> TestClient:
+    """A new client of ``server`` with its own cookie jar, signed in as ``name`` through the real form; its
+    CSRF token is in ``client.csrf``."""
+    client = TestClient(server, cookie_jar=CookieJar(unsafe=True))
+    await client.start_server()
+    client.csrf = await sign_in_client(client, name)  # type: ignore[attr-defined]
+    return client
+
+
 @pytest.fixture
 def admin_settings(settings: Settings) -> Settings:
     create_users(settings)
@@ -79,10 +88,8 @@ async def signed_in(admin_client: TestClient) -> AsyncIterator[SignedIn]:
     opened: list[TestClient] = []
 
     async def make(name: str) -> TestClient:
-        client = TestClient(admin_client.server, cookie_jar=CookieJar(unsafe=True))
-        await client.start_server()
+        client = await signed_in_client(admin_client.server, name)
         opened.append(client)
-        client.csrf = await sign_in_client(client, name)  # type: ignore[attr-defined]
         return client
 
     yield make

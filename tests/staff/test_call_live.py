@@ -19,7 +19,7 @@ from app.factory import create_app
 from archive.store import Archive
 from core.settings import Settings
 from retrieval.service import Retriever
-from tests.admin.conftest import create_users, sign_in_client
+from tests.admin.conftest import create_users, signed_in_client
 from tests.app.fakes import FakeEngine
 from tests.hotline.conftest import add_token
 
@@ -55,10 +55,7 @@ async def stack(aiohttp_client: Any, settings: Settings, demo_archive: Archive, 
     asr: TestClient = await aiohttp_client(app)
     clients: dict[str, TestClient] = {}
     for name in ("staff1", "reviewer1"):
-        client: TestClient = TestClient(asr.server, cookie_jar=CookieJar(unsafe=True))
-        await client.start_server()
-        client.csrf = await sign_in_client(client, name)  # type: ignore[attr-defined]
-        clients[name] = client
+        clients[name] = await signed_in_client(asr.server, name)
     clients["nobody"] = TestClient(asr.server, cookie_jar=CookieJar(unsafe=True))
     await clients["nobody"].start_server()
     try:

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient
 
 from app.factory import create_app
@@ -18,7 +17,7 @@ from app.keys import AUDIT
 from archive.store import Archive
 from core.settings import Settings
 from retrieval.service import Retriever
-from tests.admin.conftest import create_users, sign_in_client
+from tests.admin.conftest import create_users, signed_in_client
 from tests.app.fakes import FakeEngine
 from tests.hotline.conftest import add_token
 
@@ -46,9 +45,7 @@ async def test_a_call_seen_pinned_and_its_order_submitted_with_a_staff_session(
     asr: TestClient = await aiohttp_client(app)
     clients: dict[str, TestClient] = {}
     for name in ("staff1", "editor1"):
-        clients[name] = TestClient(asr.server, cookie_jar=CookieJar(unsafe=True))
-        await clients[name].start_server()
-        clients[name].csrf = await sign_in_client(clients[name], name)  # type: ignore[attr-defined]
+        clients[name] = await signed_in_client(asr.server, name)
     staff, editor = clients["staff1"], clients["editor1"]
     csrf = {"X-CSRF-Token": staff.csrf}  # type: ignore[attr-defined]
     try:
