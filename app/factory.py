@@ -33,7 +33,7 @@ from app.conversations import Conversations
 from app.engine_client import Engine, RasaClient, replica_urls
 from app.engine_state import EngineMonitor
 from app.headers import forwarded_middleware
-from app.hotline import open_hotline
+from app.hotline_startup import open_hotline
 from app.keys import (
     ACCOUNTS,
     ACTIONS,

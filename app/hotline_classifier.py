@@ -41,7 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.errors import InvalidInput
-from core.settings import HomePaths
+from core.settings import HomePaths, Settings
 
 log = logging.getLogger("civic.hotline")
 
@@ -70,6 +70,11 @@ class Classification:
 
 class Classifier(Protocol):
     def classify(self, text: str) -> Classification: ...
+
+
+def labelled_set(settings: Settings) -> Path:
+    """The labelled set the app's classifier is trained from (``data/hotline/labelled.jsonl``)."""
+    return settings.project_dir / "data" / "hotline" / "labelled.jsonl"
 
 
 def load_examples(path: Path) -> list[dict[str, str]]:

@@ -271,7 +271,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                ("limit", {"type": "string", "description": "1-500"})), answers="application/x-ndjson"),
     ("GET", "/catalog/static/{filename}"): Op("The catalog's static files.", "static", answers="*/*"),
     ("GET", "/sitemap.xml"): Op("The sitemap.", "catalog", answers="application/xml"),
-    # the hotline (app/hotline.py)
+    # the hotline (app/hotline_routes.py)
     ("GET", "/api/hotline/stream"): Op("The speech-to-text WebSocket (frames in, acks and suggestions out).",
                                        "hotline", token("hotline"), ok=101),
     ("POST", "/api/hotline/calls/{call_id}/segments"): Op("Segments of a call.", "hotline", token("hotline"),

@@ -29,7 +29,7 @@ from app.admin.routes import setup_admin_routes
 from app.catalog import setup_catalog_routes
 from app.headers import setup_security_headers
 from app.health import healthz
-from app.hotline import setup_hotline_routes
+from app.hotline_routes import setup_hotline_routes
 from app.keys import CHAT, HISTORY, SETTINGS, TELEGRAM_CONNECTOR, WEB_CONNECTOR, WECHAT_CONNECTOR
 from app.metrics import setup_metrics_routes
 from app.middlewares import dumps

@@ -32,7 +32,8 @@ from aiohttp import web
 
 from app.accounts import Accounts
 from app.factory import create_app
-from app.hotline import HotlineService, labelled_set, load_suggestion_set, suggestion_hits
+from app.hotline import HotlineService, load_suggestion_set, suggestion_hits
+from app.hotline_classifier import labelled_set
 from app.workorder import held_out_accuracy, load_examples
 from archive.demo import seed_demo
 from archive.store import Archive

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from app.analytics import cell_text
-from app.hotline_classifier import Loaded, corrections, load_examples, load_or_train, scores
+from app.hotline_classifier import Loaded, corrections, labelled_set, load_examples, load_or_train, scores
 from app.workorder import Orders, Routing, WorkOrder
 from archive.validate import normalize_date
 from core.errors import InvalidInput
@@ -102,8 +102,6 @@ def _encoder(settings: Settings) -> Any:
 
 
 def _classifier(settings: Settings) -> Loaded:
-    from app.hotline import labelled_set
-
     orders = Orders(settings.paths.app_db)
     try:
         edits = corrections(orders)

@@ -55,7 +55,7 @@ ROUTES = [
 
 
 async def test_a_missing_or_wrong_token_is_401(client: TestClient, settings: Settings) -> None:
-    from app.hotline import ROUTES as REGISTERED
+    from app.hotline_routes import ROUTES as REGISTERED
 
     assert {(verb, path.replace("{call_id}", "c1").replace("{app_no}", "HD202610120003"))
             for verb, path, _ in REGISTERED} == set(ROUTES)
